@@ -1,0 +1,21 @@
+/* cmd: the command-line front end. Each command is `int cmd_X(int argc, char **argv)` returning
+ * its exit status (0 ok, 1 failure, 2 usage); argv[0] is the command name. Only cmd/ prints. */
+#ifndef LM_CMD_H
+#define LM_CMD_H
+
+#include "../common/common.h"
+
+enum { LM_EXIT_OK = 0, LM_EXIT_FAIL = 1, LM_EXIT_USAGE = 2 };
+
+int cmd_help(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+
+/* Shared option handling: true if argv[i] is -h/--help (the command prints its usage). */
+bool cmd_wants_help(int argc, char **argv);
+/* Print "usage: ..." to stderr and return 2. */
+int cmd_usage(const char *usage);
+/* Print usage text to stdout for --help and return 0. */
+int cmd_help_text(const char *usage);
+
+#endif
