@@ -13,6 +13,114 @@
 
 /* ==== TOKENIZER (runtime/tokenizer*.c) ===================================================== */
 
+/* Tokenizers built from a GGUF's tokenizer metadata alone (vocab-only files work), token for
+ * token equal to llama.cpp (shared/specs/tokenizers.md §3-§8):
+ *   tokenizer.ggml.model "llama": SentencePiece BPE: scores, byte fallback (<0xXX>), the dummy
+ *                                 space prefix, no other normalization;
+ *   tokenizer.ggml.model "gpt2":  byte-level BPE: merge ranks, the GPT-2 byte-to-unicode map and
+ *                                 the pre-tokenizer regexes named by tokenizer.ggml.pre (PCRE2,
+ *                                 UTF + UCP, JIT when available).
+ * Keys read: tokenizer.ggml.{model, pre, tokens, scores, token_type, merges, add_space_prefix,
+ * add_bos_token, add_eos_token, add_sep_token, bos/eos/eot/eom/unknown/seperator/padding/mask/
+ * fim_{pre,suf,mid,pad,rep,sep}_token_id}, general.name (the Phi-3 whitespace quirk).
+ *
+ * Loading refuses hostile metadata with one error naming the key and byte offset: a vocabulary of
+ * 0 or more than LM_TOK_MAX_VOCAB tokens, token strings that are not UTF-8 or repeat, BYTE tokens
+ * not spelled <0xHH>, token types past 6, NaN scores, score/type arrays shorter than the vocab,
+ * merges without a space or naming strings that are not tokens (or whose result is not one),
+ * special ids past the vocabulary. Text to tokenize may be any bytes: invalid UTF-8 is handled
+ * as llama.cpp does (each bad byte is U+FFFD for byte-level BPE; SentencePiece falls back to
+ * byte tokens). A tokenizer is immutable after load: any number of threads may use it at once.
+ * It copies what it needs, so the gguf may be closed after lm_tokenizer_new. */
+
+#define LM_TOK_MAX_VOCAB (1u << 21)     /* tokens in one vocabulary */
+#define LM_TOK_MAX_TEXT  (256u << 20)   /* bytes of one text passed to lm_tokenize */
+
+/* tokenizer.ggml.token_type values. */
+enum lm_token_type {
+    LM_TOKEN_UNDEFINED = 0, LM_TOKEN_NORMAL = 1, LM_TOKEN_UNKNOWN = 2, LM_TOKEN_CONTROL = 3,
+    LM_TOKEN_USER_DEFINED = 4, LM_TOKEN_UNUSED = 5, LM_TOKEN_BYTE = 6,
+};
+
+/* Attribute bits of a token (llama.cpp's llama_token_attr). Loading derives them from the type,
+ * then adds some by token text as llama.cpp does: CONTROL on end-of-turn/FIM-looking tokens
+ * (e.g. Qwen's NORMAL "</s>"), UNUSED on control tokens named "*unused*", RSTRIP for Phi-3. */
+enum {
+    LM_TOKEN_ATTR_UNKNOWN = 1 << 0, LM_TOKEN_ATTR_UNUSED = 1 << 1, LM_TOKEN_ATTR_NORMAL = 1 << 2,
+    LM_TOKEN_ATTR_CONTROL = 1 << 3, LM_TOKEN_ATTR_USER_DEFINED = 1 << 4, LM_TOKEN_ATTR_BYTE = 1 << 5,
+    LM_TOKEN_ATTR_LSTRIP = 1 << 7, LM_TOKEN_ATTR_RSTRIP = 1 << 8,
+};
+
+enum lm_tok_kind { LM_TOK_SPM, LM_TOK_BPE };
+
+/* Special tokens; lm_tokenizer_special() gives -1 for those the vocabulary lacks. */
+enum lm_tok_special {
+    LM_TOK_BOS, LM_TOK_EOS, LM_TOK_EOT, LM_TOK_EOM, LM_TOK_UNK, LM_TOK_SEP, LM_TOK_PAD,
+    LM_TOK_MASK, LM_TOK_NL, LM_TOK_FIM_PRE, LM_TOK_FIM_SUF, LM_TOK_FIM_MID, LM_TOK_FIM_PAD,
+    LM_TOK_FIM_REP, LM_TOK_FIM_SEP, LM_TOK_SPECIAL_COUNT,
+};
+
+struct lm_tokenizer;
+
+/* `path` names the file in errors (may be NULL). NULL on error. */
+struct lm_tokenizer *lm_tokenizer_new(const struct gguf *g, const char *path, struct lm_err *err);
+void lm_tokenizer_free(struct lm_tokenizer *t);                        /* NULL is fine */
+
+enum lm_tok_kind lm_tokenizer_kind(const struct lm_tokenizer *t);
+const char *lm_tokenizer_model(const struct lm_tokenizer *t);   /* "llama" or "gpt2" */
+const char *lm_tokenizer_pre(const struct lm_tokenizer *t);     /* "qwen2", "default", ... */
+uint32_t lm_tokenizer_n_vocab(const struct lm_tokenizer *t);
+int32_t lm_tokenizer_special(const struct lm_tokenizer *t, enum lm_tok_special which);
+bool lm_tokenizer_add_bos(const struct lm_tokenizer *t);   /* what add_special adds */
+bool lm_tokenizer_add_eos(const struct lm_tokenizer *t);
+bool lm_tokenizer_add_space_prefix(const struct lm_tokenizer *t);
+/* End of generation: eos, eot, eom, FIM pad/rep/sep and the tokens llama.cpp stops on by text
+ * ("<|im_end|>", "<|endoftext|>", "</s>", ...). False for ids out of range. */
+bool lm_tokenizer_is_eog(const struct lm_tokenizer *t, int32_t id);
+/* The end-of-generation ids, ascending; *ids points into t. */
+size_t lm_tokenizer_eog(const struct lm_tokenizer *t, const int32_t **ids);
+
+/* The vocabulary's own string for id (NUL-terminated; "[EMPTY_i]" for an empty one), its
+ * attribute bits and score. NULL / 0 for ids out of range. */
+const char *lm_token_text(const struct lm_tokenizer *t, int32_t id, size_t *len);
+uint32_t lm_token_attr(const struct lm_tokenizer *t, int32_t id);
+float lm_token_score(const struct lm_tokenizer *t, int32_t id);
+/* The id whose string is exactly text[0..len), or -1. */
+int32_t lm_token_find(const struct lm_tokenizer *t, const char *text, size_t len);
+
+/* Tokenize len bytes of text (any bytes; more than LM_TOK_MAX_TEXT is refused). add_special
+ * adds BOS/EOS as the vocabulary asks; parse_special makes CONTROL and UNKNOWN token strings in
+ * the text become those tokens (USER_DEFINED ones always do). *ids is malloc'd (the caller frees
+ * it; NULL when *n is 0). -1 with err on ENOMEM or a byte the vocabulary cannot spell. */
+int lm_tokenize(const struct lm_tokenizer *t, const char *text, size_t len, bool add_special,
+                bool parse_special, int32_t **ids, size_t *n, struct lm_err *err);
+
+/* The bytes a token stands for (llama_token_to_piece): "▁" is a space (SPM), byte-level text is
+ * mapped back to bytes (BPE), <0xHH> is one byte. CONTROL and UNKNOWN tokens give "" unless
+ * `special`. May be a partial UTF-8 character. Points into t (NUL-terminated); NULL out of range. */
+const char *lm_token_piece(const struct lm_tokenizer *t, int32_t id, bool special, size_t *len);
+
+/* Whole-sequence detokenization appended to out (llama_detokenize): one leading space of an SPM
+ * text is removed, remove_special drops a leading BOS and trailing EOS the vocabulary adds,
+ * unparse_special renders CONTROL tokens, and byte-level BPE vocabularies that ask for it get
+ * llama.cpp's clean-up of spaces before punctuation. -1 for an id out of range or ENOMEM. */
+int lm_detokenize(const struct lm_tokenizer *t, const int32_t *ids, size_t n, bool remove_special,
+                  bool unparse_special, struct lm_buf *out, struct lm_err *err);
+
+/* Streaming detokenization for generation: push one token at a time; bytes of a UTF-8 character
+ * that is not complete yet are held back until the rest arrives (at most 3 bytes), so `out` only
+ * ever grows by whole characters (invalid sequences pass through as they are). flush emits what is
+ * held. No leading-space removal. Caller's storage; nothing to release. */
+struct lm_detok {
+    const struct lm_tokenizer *t;
+    bool special;            /* render CONTROL tokens */
+    uint8_t held[4];
+    size_t n_held;
+};
+void lm_detok_init(struct lm_detok *d, const struct lm_tokenizer *t, bool special);
+int lm_detok_push(struct lm_detok *d, int32_t id, struct lm_buf *out, struct lm_err *err);
+int lm_detok_flush(struct lm_detok *d, struct lm_buf *out, struct lm_err *err);
+
 /* ==== MODEL (runtime/model*.c, kernels, forward pass, sampling) ============================ */
 
 #endif
