@@ -1,5 +1,6 @@
 /* err.c: the one error record every lower layer fills, and how it reads as one line. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common.h"

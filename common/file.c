@@ -1,4 +1,5 @@
 /* file.c: mapping, reading and crash-safe writing of files. */
+#define _GNU_SOURCE   /* mkostemp */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
