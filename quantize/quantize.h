@@ -77,6 +77,85 @@ const char *lm_quant_variant(void);
 /* Pin a variant for tests; -1 if the name is unknown or the CPU cannot run it. */
 int lm_quant_set_variant(const char *name);
 
+/* ---- file types (llama.cpp's LLAMA_FTYPE_*, written as general.file_type) ----------------- */
+
+enum lm_ftype {
+    LM_FTYPE_F32 = 0, LM_FTYPE_F16 = 1, LM_FTYPE_Q4_0 = 2, LM_FTYPE_Q4_1 = 3, LM_FTYPE_Q8_0 = 7,
+    LM_FTYPE_Q5_0 = 8, LM_FTYPE_Q5_1 = 9, LM_FTYPE_Q2_K = 10, LM_FTYPE_Q3_K_S = 11,
+    LM_FTYPE_Q3_K_M = 12, LM_FTYPE_Q3_K_L = 13, LM_FTYPE_Q4_K_S = 14, LM_FTYPE_Q4_K_M = 15,
+    LM_FTYPE_Q5_K_S = 16, LM_FTYPE_Q5_K_M = 17, LM_FTYPE_Q6_K = 18, LM_FTYPE_IQ4_NL = 25,
+    LM_FTYPE_IQ4_XS = 30, LM_FTYPE_BF16 = 32,
+};
+
+/* "Q4_K_M" (any case), the aliases Q3_K/Q4_K/Q5_K (= _M), or the number; -1 if lm does not make
+ * that file type. */
+int lm_ftype_parse(const char *s);
+const char *lm_ftype_name(int ftype);          /* "Q4_K_M"; NULL if unknown */
+uint32_t lm_ftype_default_type(int ftype);     /* Q4_K for Q4_K_M ... */
+/* Comma-separated names of every file type lm makes, for usage text. */
+const char *lm_ftype_list(void);
+
+/* ---- the per-tensor plan (llama-quantize's llama_tensor_get_type) ------------------------ */
+
+struct lm_tensor_override {
+    const char *pattern;   /* regex searched in the tensor name (lowercased, as llama.cpp does) */
+    uint32_t type;
+};
+
+struct lm_quant_opts {
+    int ftype;
+    bool pure;                /* no mix rules: every quantized tensor gets the default type */
+    bool allow_requantize;    /* quantized inputs may be quantized again */
+    bool leave_output;        /* keep output.weight as it is */
+    bool strict;              /* a shape fallback is an error instead of a warning */
+    int output_type;          /* --output-tensor-type, or -1 */
+    int token_embd_type;      /* --token-embedding-type, or -1 */
+    const struct lm_tensor_override *overrides;   /* --tensor-type, first match wins */
+    size_t n_overrides;
+    int threads;              /* 0: every core */
+};
+
+struct lm_plan_entry {
+    const struct gguf_tensor *t;   /* the input tensor (points into the reader) */
+    uint32_t n_dims;               /* as written: trailing dimensions of 1 dropped, like ggml */
+    uint32_t to;                   /* output type */
+    bool convert;                  /* false: the bytes are copied */
+    bool fallback;                 /* a shape fallback picked `to` */
+    uint64_t out_bytes;
+    char why[160];                 /* how `to` was chosen, for --dry-run */
+};
+
+struct lm_plan {
+    struct lm_plan_entry *e;       /* in output order (layer, then name) */
+    size_t n;
+    size_t n_fallback;
+    uint64_t in_bytes, out_bytes;  /* tensor data only */
+};
+
+/* Decide every tensor's output type. Fails (naming the tensor) where llama-quantize would fail,
+ * where it would write garbage, where lm lacks a quantizer, on requantizing without
+ * allow_requantize, and on any fallback with strict. `path` is for errors. */
+int lm_quant_plan(const struct gguf *g, const char *path, const struct lm_quant_opts *o,
+                  struct lm_plan *plan, struct lm_err *err);
+void lm_plan_release(struct lm_plan *plan);
+
+/* ---- the driver -------------------------------------------------------------------------- */
+
+/* Called from the writing thread after each tensor with bytes of input done so far. */
+typedef void (*lm_quant_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+
+/* Quantize `g` (opened from src_path) into the file dst: metadata first, then every tensor in
+ * plan order, row chunks spread over o->threads threads, written in order; peak memory is about
+ * one output tensor plus a chunk of floats per thread. The output appears atomically or not at
+ * all. The bytes do not depend on the thread count or the CPU variant. */
+int lm_quantize_gguf(const struct gguf *g, const char *src_path, const struct lm_plan *plan,
+                     const struct lm_quant_opts *o, const char *dst,
+                     lm_quant_progress_fn progress, void *progress_ctx, struct lm_err *err);
+/* Same, writing to fd (already positioned at 0) instead of a new file. */
+int lm_quantize_gguf_fd(const struct gguf *g, const char *src_path, const struct lm_plan *plan,
+                        const struct lm_quant_opts *o, int fd, const char *dst_name,
+                        lm_quant_progress_fn progress, void *progress_ctx, struct lm_err *err);
+
 /* ---- building blocks shared by the quantize module (and the runtime's IQ4 kernels) ----------------- */
 
 #define LM_GROUP_MAX_EPS 1e-15f
