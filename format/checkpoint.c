@@ -14,7 +14,7 @@
 
 #define HF_MAX_CONFIG ((size_t)16 << 20)
 #define HF_MAX_INDEX ((size_t)64 << 20)
-#define HF_MAX_SHARDS 100000
+#define HF_MAX_SHARDS 4096      /* real checkpoints have a few hundred; each one is a map */
 #define HF_INDEX "model.safetensors.index.json"
 #define HF_SINGLE "model.safetensors"
 

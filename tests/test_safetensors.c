@@ -117,12 +117,9 @@ static void write_file(const char *path, const void *p, size_t n)
     assert_int_equal(fclose(f), 0);
 }
 
-/* Run `$LM_BIN inspect path`; returns its exit status and its stderr in buf. -1 if no LM_BIN. */
-static int run_inspect(const char *path, char *buf, size_t n)
+/* Run `bin inspect path`; returns its exit status and its stderr in buf. */
+static int run_inspect(const char *bin, const char *path, char *buf, size_t n)
 {
-    const char *bin = getenv("LM_BIN");
-    if (!bin || !*bin || access(bin, X_OK))
-        return -1;
     char errpath[512];
     snprintf(errpath, sizeof(errpath), "%s/stderr", tmpdir);
     pid_t pid = fork();
@@ -423,7 +420,6 @@ static struct file make_bad(const struct bad_row *r)
 static void test_hostile_files(void **state)
 {
     (void)state;
-    bool cli = true;
     for (size_t i = 0; i < sizeof(bad_rows) / sizeof(bad_rows[0]); i++) {
         const struct bad_row *r = &bad_rows[i];
         struct file f = make_bad(r);
@@ -436,8 +432,8 @@ static void test_hostile_files(void **state)
             fail_msg("%s: got code %d at %llu: %s", r->what, err.code,
                      (unsigned long long)err.off, err.msg);
 
-        /* The same bytes as a file, through st_open and through `lm inspect`. */
-        char path[512], want[1024], got[2048];
+        /* The same bytes as a file, through st_open. */
+        char path[512];
         snprintf(path, sizeof(path), "%s/bad-%zu.safetensors", tmpdir, i);
         write_file(path, f.p, f.len);
         lm_err_clear(&err);
@@ -445,40 +441,35 @@ static void test_hostile_files(void **state)
         assert_int_equal(err.off, r->off);
         assert_string_equal(err.msg, r->msg);
         assert_string_equal(err.path, path);
-        int rc = cli ? run_inspect(path, got, sizeof(got)) : -1;
-        if (rc < 0) {
-            cli = false;
-        } else {
-            snprintf(want, sizeof(want), "lm: %s: at byte %llu: %s\n", path,
-                     (unsigned long long)r->off, r->msg);
-            if (rc != 1 || strcmp(got, want))
-                fail_msg("%s: lm inspect exit %d, stderr: %s", r->what, rc, got);
-        }
         unlink(path);
         free(f.p);
     }
-    if (!cli)
-        skip();   /* the library rows passed; LM_BIN is not set, so lm inspect was not run */
 }
 
-static void test_truncations(void **state)
+/* `lm inspect FILE` prints exactly the one line and exits 1. */
+static void test_hostile_files_cli(void **state)
 {
     (void)state;
-    struct file f = mutate(NULL, NULL, 0);
-    for (size_t n = 0; n < f.len; n++) {
-        uint8_t *cut = malloc(n ? n : 1);   /* its own block, so ASan sees any overread */
-        assert_non_null(cut);
-        memcpy(cut, f.p, n);
-        struct lm_err err;
-        lm_err_clear(&err);
-        assert_null(st_open_mem(cut, n, "cut", &err));
-        assert_int_equal(err.code, LM_ECORRUPT);
-        free(cut);
+    const char *bin = getenv("LM_BIN");
+    if (!bin || !*bin || access(bin, X_OK))
+        skip();
+    for (size_t i = 0; i < sizeof(bad_rows) / sizeof(bad_rows[0]); i++) {
+        const struct bad_row *r = &bad_rows[i];
+        struct file f = make_bad(r);
+        char path[512], want[1024], got[2048];
+        snprintf(path, sizeof(path), "%s/bad-%zu.safetensors", tmpdir, i);
+        write_file(path, f.p, f.len);
+        int rc = run_inspect(bin, path, got, sizeof(got));
+        snprintf(want, sizeof(want), "lm: %s: at byte %llu: %s\n", path,
+                 (unsigned long long)r->off, r->msg);
+        if (rc != 1 || strcmp(got, want))
+            fail_msg("%s: lm inspect exit %d, stderr: %s", r->what, rc, got);
+        unlink(path);
+        free(f.p);
     }
-    free(f.p);
 }
 
-/* ---- fixtures -------------------------------------------------------------------------------- */
+/* ---- truncations and fixtures ----------------------------------------------------------------- */
 
 static const char *models_dir(void)
 {
@@ -499,6 +490,45 @@ static struct hf_checkpoint *open_fixture(const char *name)
     if (!c)
         fail_msg("%s: %s: %s", name, err.path, err.msg);
     return c;
+}
+
+/* The first n bytes, in a block of their own so ASan sees any read past them, must fail. */
+static void expect_cut_fails(const uint8_t *p, size_t n)
+{
+    uint8_t *cut = malloc(n ? n : 1);
+    assert_non_null(cut);
+    memcpy(cut, p, n);
+    struct lm_err err;
+    lm_err_clear(&err);
+    if (st_open_mem(cut, n, "cut", &err))
+        fail_msg("cut at %zu opened", n);
+    assert_int_equal(err.code, LM_ECORRUPT);
+    free(cut);
+}
+
+static void test_truncations(void **state)
+{
+    (void)state;
+    struct file f = mutate(NULL, NULL, 0);
+    for (size_t n = 0; n < f.len; n++)
+        expect_cut_fails(f.p, n);
+    free(f.p);
+}
+
+/* A real header cut at every length, and the file short by one byte. */
+static void test_fixture_truncations(void **state)
+{
+    (void)state;
+    char path[1024];
+    struct lm_map m;
+    snprintf(path, sizeof(path), "%s/stories260K/model.safetensors", models_dir());
+    if (lm_map_open(&m, path, NULL))
+        skip();
+    assert_int_equal(m.len, 1044992);
+    for (size_t n = 0; n < 8 + 4856 + 16; n++)
+        expect_cut_fails(m.data, n);
+    expect_cut_fails(m.data, (size_t)m.len - 1);
+    lm_map_close(&m);
 }
 
 /* Tensor facts from python3 over the fixture files (sha256 of exactly end - begin bytes). */
@@ -846,7 +876,9 @@ int main(void)
         cmocka_unit_test(test_valid_variants),
         cmocka_unit_test(test_variant_details),
         cmocka_unit_test(test_hostile_files),
+        cmocka_unit_test(test_hostile_files_cli),
         cmocka_unit_test(test_truncations),
+        cmocka_unit_test(test_fixture_truncations),
         cmocka_unit_test(test_fixtures),
         cmocka_unit_test(test_fixture_stories),
         cmocka_unit_test(test_fixture_tiny_llama),
