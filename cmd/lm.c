@@ -64,6 +64,8 @@ int cmd_help_text(const char *usage)
 
 int cmd_help(int argc, char **argv)
 {
+    if (cmd_wants_help(argc, argv))
+        return cmd_help_text("usage: lm help [COMMAND]\n");
     if (argc > 2)
         return cmd_usage("usage: lm help [COMMAND]\n");
     if (argc == 2) {
@@ -81,7 +83,8 @@ int cmd_help(int argc, char **argv)
 
 int cmd_version(int argc, char **argv)
 {
-    (void)argv;
+    if (cmd_wants_help(argc, argv))
+        return cmd_help_text("usage: lm version\n");
     if (argc > 1)
         return cmd_usage("usage: lm version\n");
     printf("lm %s\n", LM_VERSION);

@@ -1,0 +1,1 @@
+"$LM" inspect no-such-file.gguf

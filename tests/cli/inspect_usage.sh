@@ -1,0 +1,1 @@
+"$LM" inspect 2>/dev/null

@@ -1,0 +1,3 @@
+# lm --version and lm version print the same line
+"$LM" --version
+"$LM" version
