@@ -34,7 +34,7 @@
  * It copies what it needs, so the gguf may be closed after lm_tokenizer_new. */
 
 #define LM_TOK_MAX_VOCAB (1u << 21)     /* tokens in one vocabulary */
-#define LM_TOK_MAX_TEXT  (256u << 20)   /* bytes of one text passed to lm_tokenize */
+#define LM_TOK_MAX_TEXT  (16u << 20)    /* bytes of one text passed to lm_tokenize */
 
 /* tokenizer.ggml.token_type values. */
 enum lm_token_type {
