@@ -75,7 +75,8 @@ struct gguf_kv {
     enum gguf_vtype type;
     enum gguf_vtype arr_type;   /* GGUF_ARRAY only */
     uint64_t arr_len;           /* GGUF_ARRAY only: elements */
-    const uint8_t *raw;         /* value bytes as serialized: for arrays, the items after type+count */
+    const uint8_t *raw;         /* value bytes as serialized: for arrays, the items after type+count;
+                                 * for STRING, the u64 length and the bytes */
     uint64_t raw_len;
     uint64_t file_off;          /* where the key starts */
 };
@@ -99,7 +100,8 @@ void gguf_close(struct gguf *g);                                     /* NULL is 
 
 uint32_t gguf_version(const struct gguf *g);
 uint32_t gguf_alignment(const struct gguf *g);
-uint64_t gguf_data_offset(const struct gguf *g);   /* absolute start of the data section */
+uint64_t gguf_data_offset(const struct gguf *g);   /* absolute start of the data section;
+                                                    * no tensors: the end of the metadata */
 uint64_t gguf_file_size(const struct gguf *g);
 const uint8_t *gguf_bytes(const struct gguf *g);   /* the whole mapped file */
 
