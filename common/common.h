@@ -140,6 +140,13 @@ void lm_progress_format(char *buf, size_t n, int width, const char *label, uint6
 double lm_now(void);  /* monotonic seconds */
 void lm_fmt_bytes(uint64_t n, char *buf, size_t len);  /* "1.5 GiB" */
 
+/* ---- CPU features (SIMD kernels pick their variant from this) -------------------------- */
+
+enum { LM_CPU_SCALAR = 0, LM_CPU_AVX2 = 1, LM_CPU_AVX512 = 2 };   /* AVX2 includes FMA and F16C;
+                                                                    AVX512 is F, BW, DQ and VL */
+int lm_cpu_best(void);    /* what this processor can run */
+int lm_cpu_level(void);   /* lm_cpu_best(), lowered by LM_CPU=scalar|avx2|avx512 */
+
 /* ---- JSON output (jansson) --------------------------------------------------------------- */
 
 struct json_t;

@@ -45,8 +45,7 @@ static bool cpu_can(enum variant v)
 #if defined(__x86_64__)
     __builtin_cpu_init();
     if (v == V_AVX2)
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-               __builtin_cpu_supports("f16c");
+        return lm_cpu_best() >= LM_CPU_AVX2;   /* clang has no "f16c" for cpu_supports */
     if (v == V_AVX512)
         return cpu_can(V_AVX2) && __builtin_cpu_supports("avx512f") &&
                __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
