@@ -13,6 +13,7 @@ struct command {
 
 static const struct command commands[] = {
     { "inspect", cmd_inspect, "show the metadata and tensors of a GGUF or safetensors model" },
+    { "convert", cmd_convert, "convert a Hugging Face safetensors checkpoint to GGUF" },
     { "quantize", cmd_quantize, "quantize a GGUF model, byte for byte as llama-quantize" },
     { "help",    cmd_help,    "show help for lm or one command" },
     { "version", cmd_version, "print the version" },
