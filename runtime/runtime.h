@@ -121,6 +121,9 @@ void lm_detok_init(struct lm_detok *d, const struct lm_tokenizer *t, bool specia
 int lm_detok_push(struct lm_detok *d, int32_t id, struct lm_buf *out, struct lm_err *err);
 int lm_detok_flush(struct lm_detok *d, struct lm_buf *out, struct lm_err *err);
 
+/* Strict UTF-8 (no overlong forms, surrogates or code points past U+10FFFF). */
+bool lm_utf8_valid(const char *s, size_t n);
+
 /* ==== MODEL (runtime/model*.c, kernels, forward pass, sampling) ============================ */
 
 #endif

@@ -167,7 +167,6 @@ int tok_special_split(const struct lm_tokenizer *t, const char *text, size_t len
 int tok_pieces_build(struct lm_tokenizer *t, struct lm_err *err);
 
 /* UTF-8 helpers (tokenizer_pre.c). */
-bool tok_utf8_valid(const char *s, size_t n);
 size_t tok_utf8_put(uint32_t cp, char *out);   /* llama.cpp's encoding; 1..4 bytes */
 
 /* The GPT-2 byte-to-unicode map: printable Latin-1 bytes stand for themselves, the other 68

@@ -8,7 +8,7 @@
 
 /* ---- UTF-8 ------------------------------------------------------------------------------- */
 
-bool tok_utf8_valid(const char *str, size_t n)
+bool lm_utf8_valid(const char *str, size_t n)
 {
     const uint8_t *s = (const uint8_t *)str;
     size_t i = 0;
@@ -397,7 +397,7 @@ int tok_pre_split(const struct lm_tokenizer *t, const char *text, size_t len, co
 
     *out = text;
     *owned = NULL;
-    if (!tok_utf8_valid(text, len)) {
+    if (!lm_utf8_valid(text, len)) {
         if (reencode(text, len, owned, &subj_owned, &len))
             goto nomem;
         *out = *owned;

@@ -271,7 +271,7 @@ static int load_tokens(struct ld *l)
     for (uint32_t i = 0; i < n; i++) {
         const struct gguf_str *s = &items[i];
         uint64_t item_at = at(l, s->p) - 8;
-        if (!tok_utf8_valid(s->p, s->len)) {
+        if (!lm_utf8_valid(s->p, s->len)) {
             corrupt(l, item_at, "token %u '%s' is not valid UTF-8", i,
                     q(s->p, s->len, qb, sizeof(qb)));
             goto out;
