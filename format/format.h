@@ -121,8 +121,8 @@ int gguf_kv_i64(const struct gguf_kv *kv, int64_t *out);    /* any int type that
 int gguf_kv_f64(const struct gguf_kv *kv, double *out);     /* F32 or F64 */
 int gguf_kv_bool(const struct gguf_kv *kv, bool *out);
 int gguf_kv_str(const struct gguf_kv *kv, struct gguf_str *out);
-/* Array items. Numbers: item i converted as above. Strings: all of them at once into a
- * malloc'd array the caller frees (items point into the map). */
+/* Array items. Numbers: item i converted as above (gguf_arr_u64 also reads BOOL items as 0 or 1).
+ * Strings: all of them at once into a malloc'd array the caller frees (items point into the map). */
 int gguf_arr_u64(const struct gguf_kv *kv, uint64_t i, uint64_t *out);
 int gguf_arr_i64(const struct gguf_kv *kv, uint64_t i, int64_t *out);
 int gguf_arr_f64(const struct gguf_kv *kv, uint64_t i, double *out);

@@ -126,6 +126,11 @@ int gguf_kv_f64(const struct gguf_kv *kv, double *out) { return to_f64(scalar(kv
 
 int gguf_arr_u64(const struct gguf_kv *kv, uint64_t i, uint64_t *out)
 {
+    /* Arrays have no bool accessor of their own: their items read as 0 or 1 here. */
+    if (kv->type == GGUF_ARRAY && kv->arr_type == GGUF_BOOL && i < kv->arr_len) {
+        *out = kv->raw[i] != 0;
+        return 0;
+    }
     return to_u64(arr_num(kv, i), out);
 }
 

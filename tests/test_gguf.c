@@ -536,6 +536,13 @@ static void test_accessors(void **state)
     assert_int_equal(gguf_arr_f64(kv, 1, &f), 0);
     assert_true(f == -2.0);
     assert_int_equal(gguf_arr_i64(kv, 1, &i), -1);
+    kv = gguf_kv_find(g, "test.bools");
+    assert_int_equal(gguf_arr_u64(kv, 1, &u), 0);
+    assert_int_equal(u, 0);
+    assert_int_equal(gguf_arr_u64(kv, 2, &u), 0);
+    assert_int_equal(u, 1);
+    assert_int_equal(gguf_arr_u64(kv, 3, &u), -1);
+    assert_int_equal(gguf_arr_i64(kv, 0, &i), -1);
     assert_int_equal(gguf_arr_u64(gguf_kv_find(g, "test.strs"), 0, &u), -1);
     assert_int_equal(gguf_arr_u64(gguf_kv_find(g, "test.empty"), 0, &u), -1);
     assert_int_equal(gguf_kv_find(g, "test.empty")->arr_len, 0);
