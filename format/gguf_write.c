@@ -15,7 +15,6 @@ struct wkv {
     uint8_t *blob;       /* the kv exactly as it goes into the file */
     size_t len;
     struct gguf_str key; /* into blob */
-    enum gguf_vtype type;
     const uint8_t *raw;  /* value, into blob */
 };
 
@@ -197,7 +196,7 @@ static int kv_add(struct gguf_writer *w, struct lm_buf *b, struct lm_err *err)
         nomem(err);
         goto out;
     }
-    w->kv[w->n_kv] = (struct wkv){ (uint8_t *)b->data, b->len, kv.key, kv.type, kv.raw };
+    w->kv[w->n_kv] = (struct wkv){ (uint8_t *)b->data, b->len, kv.key, kv.raw };
     int rc = gguf_index_add(&w->kv_idx, (uint32_t)w->n_kv, &dup);
     if (rc < 0) {
         nomem(err);
