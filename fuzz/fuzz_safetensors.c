@@ -15,6 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct safetensors *s = st_open_mem(data, size, "fuzz.safetensors", &err);
     if (!s) {
         LM_BUG_ON(err.code == LM_OK);
+        LM_BUG_ON(err.off != LM_NO_OFFSET && err.off > size);   /* offsets point into the input */
         lm_err_str(&err, line, sizeof(line));
         return 0;
     }
