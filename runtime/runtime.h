@@ -126,4 +126,104 @@ bool lm_utf8_valid(const char *s, size_t n);
 
 /* ==== MODEL (runtime/model*.c, kernels, forward pass, sampling) ============================ */
 
+/* A model is a GGUF mapped read-only plus the hyperparameters and tensors its architecture
+ * needs, every shape checked against the metadata at load. Architectures are rows of a table
+ * (runtime/arch.c): llama (llama3 rope factors, GQA), qwen2 (q/k/v biases, NEOX rope), qwen3
+ * (q/k RMS norm, explicit head dim); tied output embeddings reuse token_embd. */
+
+enum lm_arch { LM_ARCH_LLAMA, LM_ARCH_QWEN2, LM_ARCH_QWEN3, LM_ARCH_COUNT };
+
+#define LM_MAX_LAYERS 512
+#define LM_MAX_VOCAB (1u << 24)
+#define LM_MAX_EMBD (1u << 16)
+
+struct lm_hparams {
+    enum lm_arch arch;
+    const char *arch_name;     /* "llama" */
+    uint32_t n_vocab;          /* length of tokenizer.ggml.tokens */
+    uint32_t n_ctx_train;
+    uint32_t n_embd;
+    uint32_t n_layer;
+    uint32_t n_ff;
+    uint32_t n_head, n_head_kv;
+    uint32_t head_dim;         /* key_length = value_length */
+    uint32_t n_rot;            /* rotated dims of each head */
+    float eps;                 /* RMS norm epsilon */
+    float rope_base;
+    float rope_freq_scale;     /* 1 / linear scaling factor */
+    bool rope_neox;            /* rotate (i, i + n_rot/2) instead of (2i, 2i+1) */
+    bool tied_output;          /* no output.weight: logits use token_embd */
+    uint32_t ftype_weights;    /* the type of attn_q of layer 0, for --verbose */
+};
+
+struct lm_model;
+/* Map and check a GGUF. Refuses (one lm_err) unknown architectures, missing or misshapen
+ * tensors, types without a kernel and special token ids past the vocabulary. */
+struct lm_model *lm_model_open(const char *path, struct lm_err *err);
+void lm_model_close(struct lm_model *m);                       /* NULL is fine */
+const struct lm_hparams *lm_model_hparams(const struct lm_model *m);
+const struct gguf *lm_model_gguf(const struct lm_model *m);    /* for the tokenizer */
+const char *lm_model_path(const struct lm_model *m);
+uint64_t lm_model_weight_bytes(const struct lm_model *m);      /* tensor data mapped */
+
+/* A context evaluates tokens of one sequence with a KV cache of n_ctx positions. */
+enum lm_kv_type { LM_KV_F16, LM_KV_F32 };
+
+struct lm_ctx_params {
+    uint32_t n_ctx;          /* 0: min(n_ctx_train, 4096) */
+    uint32_t n_batch;        /* tokens per forward pass; 0: 512 */
+    uint32_t n_threads;      /* 0: 1 */
+    enum lm_kv_type kv_type; /* llama.cpp's default is F16 */
+};
+
+struct lm_ctx;
+struct lm_ctx *lm_ctx_new(const struct lm_model *m, const struct lm_ctx_params *p,
+                          struct lm_err *err);
+void lm_ctx_free(struct lm_ctx *c);
+/* Append n tokens at positions n_past .. n_past+n-1. all_logits: keep the logits of every
+ * token, else only of the last. Fails (nothing appended) if a token id is out of range or the
+ * cache would overflow. */
+int lm_ctx_eval(struct lm_ctx *c, const int32_t *tokens, uint32_t n, bool all_logits,
+                struct lm_err *err);
+/* Logits of the last eval: [n_out][n_vocab], n_out = n (all_logits) or 1. Owned by c. */
+const float *lm_ctx_logits(const struct lm_ctx *c, uint32_t *n_out);
+uint32_t lm_ctx_n_past(const struct lm_ctx *c);
+uint32_t lm_ctx_n_ctx(const struct lm_ctx *c);
+void lm_ctx_reset(struct lm_ctx *c);                           /* forget the sequence */
+
+/* Sampling. temperature <= 0 is greedy (argmax, lowest id on ties). Otherwise, in llama.cpp's
+ * order: repeat penalty over the last repeat_last_n tokens, top-k, top-p, min-p, temperature,
+ * then a draw from a seeded xoshiro256** generator (same seed, same output). */
+struct lm_sampler_params {
+    float temperature;       /* llama.cpp default 0.8 */
+    int32_t top_k;           /* <= 0: off */
+    float top_p;             /* >= 1: off */
+    float min_p;             /* <= 0: off */
+    float repeat_penalty;    /* 1: off */
+    int32_t repeat_last_n;
+    uint64_t seed;
+};
+struct lm_sampler;
+struct lm_sampler *lm_sampler_new(const struct lm_sampler_params *p, uint32_t n_vocab);
+void lm_sampler_free(struct lm_sampler *s);
+/* Pick the next token from one row of logits (not modified). */
+int32_t lm_sampler_sample(struct lm_sampler *s, const float *logits);
+/* Record an accepted token (prompt or generated) for the repeat penalty. */
+void lm_sampler_accept(struct lm_sampler *s, int32_t token);
+
+/* Kernels come in the instruction-set levels of common.h (LM_CPU_SCALAR, LM_CPU_AVX2,
+ * LM_CPU_AVX512; the runtime's AVX-512 level also needs VNNI). The level is lm_cpu_level()
+ * (the best the CPU has, or what LM_CPU pins) unless a test sets another; the scalar kernels
+ * are the reference the others are tested against. */
+bool lm_kernels_can(int level);                           /* compiled in and the CPU runs it */
+int lm_kernels_level(void);
+int lm_kernels_set_level(int level, struct lm_err *err); /* -1 if !lm_kernels_can(level) */
+const char *lm_kernels_name(int level);                   /* "scalar", "avx2", "avx512" */
+
+/* y[t][r] = row r of W (rows x cols, ggml type wtype) . x[t], for t < n_tok, with the kernels
+ * of `level` on the calling thread and x quantized as the type wants (Q8_0/Q8_1/Q8_K/F16/BF16).
+ * For tests comparing variants and for benchmarks. */
+int lm_matmul(int level, uint32_t wtype, const void *w, size_t rows, size_t cols,
+              const float *x, size_t n_tok, float *y, struct lm_err *err);
+
 #endif

@@ -1,0 +1,67 @@
+/* kernels.h: block layouts and the per-instruction-set kernel tables of the runtime.
+ * Private to runtime/ (the module's interface is runtime.h). The scalar table is the reference;
+ * kernels_avx2.c and kernels_avx512.c fill what they speed up and leave the rest NULL, and
+ * rt_kernels() hands out a table where every NULL is the scalar kernel. */
+#ifndef LM_RUNTIME_KERNELS_H
+#define LM_RUNTIME_KERNELS_H
+
+#include <assert.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runtime.h"
+#include "../quantize/quantize.h"   /* on-disk block layouts */
+
+#define RT_QK LM_QK       /* elements of a Q4_0 ... Q8_1 block */
+#define RT_QK_K LM_QK_K   /* elements of a K-quant super-block */
+
+/* Activation blocks (never on disk): what ggml quantizes the input of a quantized matmul to.
+ * Q8_1 carries s = d * sum(qs) for the weight's min term; Q8_K carries the sums of each 16. */
+struct rt_q8_1 { uint16_t d, s; int8_t qs[32]; };
+struct rt_q8_K { float d; int8_t qs[256]; int16_t bsums[16]; };
+static_assert(sizeof(struct rt_q8_1) == 36, "q8_1 block is 36 bytes");
+static_assert(sizeof(struct rt_q8_K) == 292, "q8_K block is 292 bytes");
+
+/* Dot product of one weight row (n elements) with one activation row in the weight's
+ * activation type (rt_act_type). n is a whole number of weight blocks. */
+typedef float (*rt_dot_fn)(int n, const void *w, const void *a);
+/* Quantize n floats (whole blocks) into activation blocks. */
+typedef void (*rt_quant_fn)(const float *x, void *y, int n);
+
+struct rt_kernels {
+    rt_dot_fn dot[LM_TYPE_COUNT];       /* by weight type */
+    rt_quant_fn quant[LM_TYPE_COUNT];   /* by activation type: F32 (copy), F16, BF16, Q8_0, Q8_1, Q8_K */
+    /* Attention helpers. y += x*v with y in f16 rounds y to f16 each call, as ggml's flash
+     * attention accumulates V in f16 when the cache is f16. */
+    void (*mad_f32)(int n, float *y, const float *x, float v);
+    void (*mad_f16)(int n, uint16_t *y, const uint16_t *x, float v);
+    void (*scale_f16)(int n, uint16_t *y, float v);
+    float (*dot_f16)(int n, const uint16_t *x, const uint16_t *y);
+    /* One row: out[i] = silu(g[i]) * u[i] (ggml's vector expf restarts at each row). */
+    void (*swiglu)(int n, float *out, const float *g, const float *u);
+};
+
+/* Facts about a weight type for matmul: its activation type and block size; NULL if the
+ * runtime has no kernel for it. */
+struct rt_wtype {
+    uint32_t act;        /* LM_TYPE_F32/F16/BF16/Q8_0/Q8_1/Q8_K */
+    uint32_t block;      /* weight elements per block (also a multiple of the act block) */
+};
+const struct rt_wtype *rt_wtype_get(uint32_t type);
+/* Bytes of n activations of type act (n a whole number of act blocks). */
+size_t rt_act_bytes(uint32_t act, size_t n);
+
+/* The merged table for one level (NULL if the CPU lacks it), and the active one. */
+const struct rt_kernels *rt_kernels_for(int level);
+const struct rt_kernels *rt_kernels(void);
+
+/* The partial tables of each variant (kernels_avx2.c, kernels_avx512.c). */
+extern const struct rt_kernels rt_kernels_scalar;
+extern const struct rt_kernels rt_kernels_avx2;
+extern const struct rt_kernels rt_kernels_avx512;
+
+/* f16 -> f32 through a 64 Ki-entry table (the scalar kernels' hot path). */
+extern float rt_f16_table[65536];
+static inline float rt_f16(uint16_t h) { return rt_f16_table[h]; }
+
+#endif

@@ -1,0 +1,147 @@
+/* matmul.c: weight-times-activations products on the thread pool.
+ * The input rows are quantized once per activation type, then the threads take chunks of
+ * weight rows from a shared counter and sweep every token over each chunk, so a chunk of
+ * weights is read from memory once per call however many tokens there are. */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "model.h"
+#include "../common/banned.h"
+
+#define CHUNK_ROWS 16
+#define MAX_GROUP 3
+
+struct mm_job {
+    const struct rt_kernels *k;
+    const float *x;
+    uint32_t nb, cols;
+    int n;
+    const struct gguf_tensor *w[MAX_GROUP];
+    float *y[MAX_GROUP];
+    const uint8_t *act[MAX_GROUP];      /* the input in w[i]'s activation type */
+    size_t act_stride[MAX_GROUP];
+    /* distinct activation types to make */
+    int n_make;
+    uint32_t make_type[MAX_GROUP];
+    uint8_t *make_buf[MAX_GROUP];
+    uint32_t n_chunks[MAX_GROUP];
+    uint32_t total_chunks;
+    atomic_uint next;
+};
+
+size_t rt_matmul_scratch(uint32_t nb, uint32_t cols)
+{
+    /* At most MAX_GROUP activation types; none takes more than 2 bytes per element. */
+    return (size_t)MAX_GROUP * nb * cols * 2 + 64;
+}
+
+static void quantize_task(void *arg, int ith, int nth)
+{
+    struct mm_job *j = arg;
+    for (int i = 0; i < j->n_make; i++) {
+        rt_quant_fn q = j->k->quant[j->make_type[i]];
+        size_t stride = rt_act_bytes(j->make_type[i], j->cols);
+        for (uint32_t t = (uint32_t)ith; t < j->nb; t += (uint32_t)nth)
+            q(j->x + (size_t)t * j->cols, j->make_buf[i] + t * stride, (int)j->cols);
+    }
+}
+
+static void dot_task(void *arg, int ith, int nth)
+{
+    (void)ith;
+    (void)nth;
+    struct mm_job *j = arg;
+    for (;;) {
+        uint32_t c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (c >= j->total_chunks)
+            return;
+        int wi = 0;
+        while (c >= j->n_chunks[wi])
+            c -= j->n_chunks[wi++];
+        const struct gguf_tensor *w = j->w[wi];
+        rt_dot_fn dot = j->k->dot[w->type];
+        uint32_t rows = (uint32_t)w->ne[1];
+        uint32_t r0 = c * CHUNK_ROWS, r1 = r0 + CHUNK_ROWS < rows ? r0 + CHUNK_ROWS : rows;
+        size_t row_bytes = (size_t)(w->nbytes / w->ne[1]);
+        for (uint32_t t = 0; t < j->nb; t++) {
+            const uint8_t *a = j->act[wi] + t * j->act_stride[wi];
+            float *y = j->y[wi] + (size_t)t * rows;
+            for (uint32_t r = r0; r < r1; r++)
+                y[r] = dot((int)j->cols, w->data + r * row_bytes, a);
+        }
+    }
+}
+
+void rt_matmul(struct rt_pool *pool, const struct rt_kernels *k, const float *x, uint32_t nb,
+               uint32_t cols, int n, const struct gguf_tensor *const *w, float *const *y,
+               void *scratch)
+{
+    struct mm_job j;
+    memset(&j, 0, sizeof(j));
+    j.k = k;
+    j.x = x;
+    j.nb = nb;
+    j.cols = cols;
+    j.n = n;
+    uint8_t *buf = scratch;
+    for (int i = 0; i < n; i++) {
+        j.w[i] = w[i];
+        j.y[i] = y[i];
+        uint32_t act = rt_wtype_get(w[i]->type)->act;
+        j.act_stride[i] = rt_act_bytes(act, cols);
+        if (act == LM_TYPE_F32) {
+            j.act[i] = (const uint8_t *)x;
+        } else {
+            int m = 0;
+            while (m < j.n_make && j.make_type[m] != act)
+                m++;
+            if (m == j.n_make) {
+                j.make_type[m] = act;
+                j.make_buf[m] = buf;
+                buf += j.act_stride[i] * nb;
+                j.n_make++;
+            }
+            j.act[i] = j.make_buf[m];
+        }
+        j.n_chunks[i] = (uint32_t)((w[i]->ne[1] + CHUNK_ROWS - 1) / CHUNK_ROWS);
+        j.total_chunks += j.n_chunks[i];
+    }
+    if (j.n_make > 0) {
+        if (nb == 1)
+            quantize_task(&j, 0, 1);
+        else
+            rt_pool_run(pool, quantize_task, &j);
+    }
+    atomic_store(&j.next, 0);
+    rt_pool_run(pool, dot_task, &j);
+}
+
+/* ---- single-threaded entry points for tests and benchmarks ------------------------------- */
+
+int lm_matmul(int level, uint32_t wtype, const void *w, size_t rows, size_t cols,
+              const float *x, size_t n_tok, float *y, struct lm_err *err)
+{
+    const struct rt_kernels *k = rt_kernels_for(level);
+    const struct rt_wtype *wt = rt_wtype_get(wtype);
+    uint64_t row_bytes;
+    if (!k)
+        return lm_err_set(err, LM_EUNSUPPORTED, NULL, LM_NO_OFFSET,
+                          "this CPU cannot run the %s kernels", lm_kernels_name(level));
+    if (!wt || cols % wt->block != 0 || lm_type_nbytes(wtype, cols, &row_bytes) < 0 ||
+        cols > (1u << 24))
+        return lm_err_set(err, LM_EUSAGE, NULL, LM_NO_OFFSET,
+                          "no kernel for type %u with rows of %zu", wtype, cols);
+    size_t stride = rt_act_bytes(wt->act, cols);
+    uint8_t *a = malloc(stride ? stride : 1);
+    if (!a)
+        return lm_err_set(err, LM_ENOMEM, NULL, LM_NO_OFFSET, "out of memory");
+    for (size_t t = 0; t < n_tok; t++) {
+        k->quant[wt->act](x + t * cols, a, (int)cols);
+        for (size_t r = 0; r < rows; r++)
+            y[t * rows + r] = k->dot[wtype]((int)cols, (const uint8_t *)w + r * row_bytes, a);
+    }
+    free(a);
+    return 0;
+}
