@@ -671,7 +671,8 @@ static int by_text(struct ld *l)
         eog_remove(t, s_id);
         t->attr[s_id] = LM_TOKEN_ATTR_NORMAL;
     }
-    qsort(t->eog, t->n_eog, sizeof(*t->eog), cmp_i32);
+    if (t->n_eog)
+        qsort(t->eog, t->n_eog, sizeof(*t->eog), cmp_i32);
     return 0;
 }
 
