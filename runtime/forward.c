@@ -19,7 +19,7 @@
 #define MAX_THREADS 256
 
 struct lm_ctx {
-    const struct lm_model *m;
+    const struct lm_net *m;
     const struct lm_hparams *hp;
     uint32_t n_ctx, n_batch, n_past;
     enum lm_kv_type kv_type;
@@ -57,7 +57,7 @@ static void *alloc_floats(size_t a, size_t b, bool *ok)
     return p;
 }
 
-struct lm_ctx *lm_ctx_new(const struct lm_model *m, const struct lm_ctx_params *p,
+struct lm_ctx *lm_ctx_new(const struct lm_net *m, const struct lm_ctx_params *p,
                           struct lm_err *err)
 {
     const struct lm_hparams *hp = &m->hp;
@@ -366,7 +366,7 @@ static void layer_forward(struct lm_ctx *c, const struct rt_kernels *k, uint32_t
 static void batch_forward(struct lm_ctx *c, const struct rt_kernels *k, const int32_t *tokens,
                           uint32_t nb, uint32_t first, float *logits)
 {
-    const struct lm_model *m = c->m;
+    const struct lm_net *m = c->m;
     const struct lm_hparams *hp = c->hp;
     uint32_t E = hp->n_embd;
     const struct gguf_tensor *emb = m->t[RT_TOK_EMBD];

@@ -14,7 +14,7 @@
 #define MAX_HEAD_DIM 4096u
 
 struct loader {
-    struct lm_model *m;
+    struct lm_net *m;
     const char *path;
     struct lm_err *err;
 };
@@ -113,7 +113,7 @@ static int load_rope_scaling(struct loader *ld, struct lm_hparams *hp)
 
 static int load_hparams(struct loader *ld)
 {
-    struct lm_model *m = ld->m;
+    struct lm_net *m = ld->m;
     struct lm_hparams *hp = &m->hp;
     const struct gguf_kv *kv = gguf_kv_find(m->g, "general.architecture");
     struct gguf_str arch;
@@ -234,7 +234,7 @@ static int check_tensor(struct loader *ld, const struct rt_tensor_spec *s,
 
 static int load_tensors(struct loader *ld)
 {
-    struct lm_model *m = ld->m;
+    struct lm_net *m = ld->m;
     m->layers = calloc(m->hp.n_layer, sizeof(*m->layers));
     if (!m->layers)
         return lm_err_set(ld->err, LM_ENOMEM, ld->path, LM_NO_OFFSET, "out of memory");
@@ -292,9 +292,9 @@ static int check_token_ids(struct loader *ld)
     return 0;
 }
 
-struct lm_model *lm_model_open(const char *path, struct lm_err *err)
+struct lm_net *lm_net_open(const char *path, struct lm_err *err)
 {
-    struct lm_model *m = calloc(1, sizeof(*m));
+    struct lm_net *m = calloc(1, sizeof(*m));
     if (!m) {
         lm_err_set(err, LM_ENOMEM, path, LM_NO_OFFSET, "out of memory");
         return NULL;
@@ -310,11 +310,11 @@ struct lm_model *lm_model_open(const char *path, struct lm_err *err)
         goto fail;
     return m;
 fail:
-    lm_model_close(m);
+    lm_net_close(m);
     return NULL;
 }
 
-void lm_model_close(struct lm_model *m)
+void lm_net_close(struct lm_net *m)
 {
     if (!m)
         return;
@@ -324,22 +324,22 @@ void lm_model_close(struct lm_model *m)
     free(m);
 }
 
-const struct lm_hparams *lm_model_hparams(const struct lm_model *m)
+const struct lm_hparams *lm_net_hparams(const struct lm_net *m)
 {
     return &m->hp;
 }
 
-const struct gguf *lm_model_gguf(const struct lm_model *m)
+const struct gguf *lm_net_gguf(const struct lm_net *m)
 {
     return m->g;
 }
 
-const char *lm_model_path(const struct lm_model *m)
+const char *lm_net_path(const struct lm_net *m)
 {
     return m->path;
 }
 
-uint64_t lm_model_weight_bytes(const struct lm_model *m)
+uint64_t lm_net_weight_bytes(const struct lm_net *m)
 {
     return m->weight_bytes;
 }

@@ -53,7 +53,7 @@ struct rt_layer {
     const struct gguf_tensor *t[RT_L_COUNT];
 };
 
-struct lm_model {
+struct lm_net {
     struct gguf *g;
     char *path;
     struct lm_hparams hp;

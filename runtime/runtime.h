@@ -126,7 +126,7 @@ bool lm_utf8_valid(const char *s, size_t n);
 
 /* ==== MODEL (runtime/model*.c, kernels, forward pass, sampling) ============================ */
 
-/* A model is a GGUF mapped read-only plus the hyperparameters and tensors its architecture
+/* A net is a model's GGUF mapped read-only plus the hyperparameters and tensors its architecture
  * needs, every shape checked against the metadata at load. Architectures are rows of a table
  * (runtime/arch.c): llama (llama3 rope factors, GQA), qwen2 (q/k/v biases, NEOX rope), qwen3
  * (q/k RMS norm, explicit head dim); tied output embeddings reuse token_embd. */
@@ -156,15 +156,15 @@ struct lm_hparams {
     uint32_t ftype_weights;    /* the type of attn_q of layer 0, for --verbose */
 };
 
-struct lm_model;
+struct lm_net;
 /* Map and check a GGUF. Refuses (one lm_err) unknown architectures, missing or misshapen
  * tensors, types without a kernel and special token ids past the vocabulary. */
-struct lm_model *lm_model_open(const char *path, struct lm_err *err);
-void lm_model_close(struct lm_model *m);                       /* NULL is fine */
-const struct lm_hparams *lm_model_hparams(const struct lm_model *m);
-const struct gguf *lm_model_gguf(const struct lm_model *m);    /* for the tokenizer */
-const char *lm_model_path(const struct lm_model *m);
-uint64_t lm_model_weight_bytes(const struct lm_model *m);      /* tensor data mapped */
+struct lm_net *lm_net_open(const char *path, struct lm_err *err);
+void lm_net_close(struct lm_net *m);                           /* NULL is fine */
+const struct lm_hparams *lm_net_hparams(const struct lm_net *m);
+const struct gguf *lm_net_gguf(const struct lm_net *m);        /* for the tokenizer */
+const char *lm_net_path(const struct lm_net *m);
+uint64_t lm_net_weight_bytes(const struct lm_net *m);          /* tensor data mapped */
 
 /* A context evaluates tokens of one sequence with a KV cache of n_ctx positions. */
 enum lm_kv_type { LM_KV_F16, LM_KV_F32 };
@@ -177,7 +177,7 @@ struct lm_ctx_params {
 };
 
 struct lm_ctx;
-struct lm_ctx *lm_ctx_new(const struct lm_model *m, const struct lm_ctx_params *p,
+struct lm_ctx *lm_ctx_new(const struct lm_net *m, const struct lm_ctx_params *p,
                           struct lm_err *err);
 void lm_ctx_free(struct lm_ctx *c);
 /* Append n tokens at positions n_past .. n_past+n-1. all_logits: keep the logits of every
