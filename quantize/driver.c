@@ -104,7 +104,7 @@ static void run_chunk(struct worker *w, struct job *j, uint64_t c)
             w->oom = true;
             return;
         }
-        lm_dequantize_row(from, src, w->f32, n);
+        lm_to_f32_row(from, src, w->f32, n);
         x = w->f32;
     }
     size_t at;

@@ -121,6 +121,15 @@ static void q8_0_block(const float *x, struct block_q8_0 *y)
 
 /* ---- K-quant helpers (ggml-quants.c, "Helper functions") --------------------------------- */
 
+void lm_requant_ref(const float *x, int n, float d, float dm, bool add_dm, int lo, int hi, int off,
+                    uint8_t *L)
+{
+    for (int i = 0; i < n; i++) {
+        const float v = add_dm ? (x[i] + dm) / d : x[i] / d;
+        L[i] = (uint8_t)(lm_clamp_i(lm_nearest_int(v), lo, hi) + off);
+    }
+}
+
 /* Symmetric fit of n values to codes in [-nmax, nmax-1], weights x^2 (rmse_type 1). */
 static float make_qx(int n, int nmax, const float *x, int8_t *L)
 {
@@ -278,17 +287,12 @@ float lm_make_qkx2(int n, int nmax, const float *x, const float *weights, uint8_
 
 /* ---- Q2_K -------------------------------------------------------------------------------- */
 
-static void q2_K_block(const float *x, struct block_q2_K *y)
+void lm_q2_K_finish(const float *x, const float *scales, const float *mins, uint8_t *L,
+                    struct block_q2_K *y, lm_requant_fn rq)
 {
-    uint8_t L[LM_QK_K];
-    float weights[16], mins[16], scales[16];
     const float q4scale = 15.f;
     float max_scale = 0, max_min = 0;
     for (int j = 0; j < 16; j++) {
-        for (int l = 0; l < 16; l++)
-            weights[l] = fabsf(x[16 * j + l]);
-        scales[j] = lm_make_qkx2(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], -0.5f, 0.1f, 15,
-                                 true);
         if (scales[j] > max_scale) max_scale = scales[j];
         if (mins[j] > max_min) max_min = mins[j];
     }
@@ -314,8 +318,7 @@ static void q2_K_block(const float *x, struct block_q2_K *y)
         if (!d)
             continue;
         const float dm = lm_f16_to_f32(y->dmin) * (y->scales[j] >> 4);
-        for (int ii = 0; ii < 16; ii++)
-            L[16 * j + ii] = (uint8_t)lm_clamp_i(lm_nearest_int((x[16 * j + ii] + dm) / d), 0, 3);
+        rq(x + 16 * j, 16, d, dm, true, 0, 3, 0, L + 16 * j);
     }
     for (int j = 0; j < LM_QK_K; j += 128)
         for (int l = 0; l < 32; l++)
@@ -323,15 +326,26 @@ static void q2_K_block(const float *x, struct block_q2_K *y)
                                          (L[j + l + 96] << 6));
 }
 
+static void q2_K_block(const float *x, struct block_q2_K *y)
+{
+    uint8_t L[LM_QK_K];
+    float weights[16], mins[16], scales[16];
+    for (int j = 0; j < 16; j++) {
+        for (int l = 0; l < 16; l++)
+            weights[l] = fabsf(x[16 * j + l]);
+        scales[j] = lm_make_qkx2(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], -0.5f, 0.1f, 15,
+                                 true);
+    }
+    lm_q2_K_finish(x, scales, mins, L, y, lm_requant_ref);
+}
+
 /* ---- Q3_K -------------------------------------------------------------------------------- */
 
-static void q3_K_block(const float *x, struct block_q3_K *y)
+void lm_q3_K_finish(const float *x, const float *scales, int8_t *L, struct block_q3_K *y,
+                    lm_requant_fn rq)
 {
-    int8_t L[LM_QK_K];
-    float scales[16];
     float max_scale = 0, amax = 0;
     for (int j = 0; j < 16; j++) {
-        scales[j] = make_q3(16, 4, x + 16 * j, L + 16 * j);
         const float scale = fabsf(scales[j]);
         if (scale > amax) {
             amax = scale;
@@ -360,8 +374,7 @@ static void q3_K_block(const float *x, struct block_q3_K *y)
         const float d = lm_f16_to_f32(y->d) * sc;
         if (!d)
             continue;
-        for (int ii = 0; ii < 16; ii++)
-            L[16 * j + ii] = (int8_t)(lm_clamp_i(lm_nearest_int(x[16 * j + ii] / d), -4, 3) + 4);
+        rq(x + 16 * j, 16, d, 0, false, -4, 3, 4, (uint8_t *)L + 16 * j);
     }
     memset(y->hmask, 0, 32);
     /* The high bit of the first 32 codes goes to bit 0 of hmask[0..31], the next 32 to bit 1... */
@@ -381,6 +394,15 @@ static void q3_K_block(const float *x, struct block_q3_K *y)
         for (int l = 0; l < 32; l++)
             y->qs[j / 4 + l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) |
                                          (L[j + l + 96] << 6));
+}
+
+static void q3_K_block(const float *x, struct block_q3_K *y)
+{
+    int8_t L[LM_QK_K];
+    float scales[16];
+    for (int j = 0; j < 16; j++)
+        scales[j] = make_q3(16, 4, x + 16 * j, L + 16 * j);
+    lm_q3_K_finish(x, scales, L, y, lm_requant_ref);
 }
 
 /* ---- Q4_K / Q5_K ------------------------------------------------------------------------- */
@@ -404,7 +426,7 @@ static void fit_subblocks_32(const float *x, int nmax, float rmin, int nstep, ui
 }
 
 void lm_q45_K_finish(const float *x, const float *scales, const float *mins, int nmax,
-                     uint8_t *L, uint16_t *dp, uint16_t *dminp, uint8_t *sc12)
+                     uint8_t *L, uint16_t *dp, uint16_t *dminp, uint8_t *sc12, lm_requant_fn rq)
 {
     float max_scale = 0, max_min = 0;
     for (int j = 0; j < 8; j++) {
@@ -437,8 +459,7 @@ void lm_q45_K_finish(const float *x, const float *scales, const float *mins, int
         if (!d)
             continue;
         const float dm = dmin * m;
-        for (int ii = 0; ii < 32; ii++)
-            L[32 * j + ii] = (uint8_t)lm_clamp_i(lm_nearest_int((x[32 * j + ii] + dm) / d), 0, nmax);
+        rq(x + 32 * j, 32, d, dm, true, 0, nmax, 0, L + 32 * j);
     }
 }
 
@@ -480,7 +501,7 @@ static void q4_K_block(const float *x, struct block_q4_K *y)
     uint8_t L[LM_QK_K];
     float scales[8], mins[8];
     fit_subblocks_32(x, 15, -1.f, 20, L, scales, mins);
-    lm_q45_K_finish(x, scales, mins, 15, L, &y->d, &y->dmin, y->scales);
+    lm_q45_K_finish(x, scales, mins, 15, L, &y->d, &y->dmin, y->scales, lm_requant_ref);
     lm_q4_K_pack(L, y->qs);
 }
 
@@ -489,13 +510,14 @@ static void q5_K_block(const float *x, struct block_q5_K *y)
     uint8_t L[LM_QK_K];
     float scales[8], mins[8];
     fit_subblocks_32(x, 31, -0.5f, 15, L, scales, mins);
-    lm_q45_K_finish(x, scales, mins, 31, L, &y->d, &y->dmin, y->scales);
+    lm_q45_K_finish(x, scales, mins, 31, L, &y->d, &y->dmin, y->scales, lm_requant_ref);
     lm_q5_K_pack(L, y->qh, y->qs);
 }
 
 /* ---- Q6_K -------------------------------------------------------------------------------- */
 
-void lm_q6_K_finish(const float *x, const float *scales, int8_t *L, struct block_q6_K *y)
+void lm_q6_K_finish(const float *x, const float *scales, int8_t *L, struct block_q6_K *y,
+                    lm_requant_fn rq)
 {
     float max_scale = 0, max_abs_scale = 0;
     for (int ib = 0; ib < 16; ib++) {
@@ -518,8 +540,7 @@ void lm_q6_K_finish(const float *x, const float *scales, int8_t *L, struct block
         const float d = dall * y->scales[j];
         if (!d)
             continue;
-        for (int ii = 0; ii < 16; ii++)
-            L[16 * j + ii] = (int8_t)(lm_clamp_i(lm_nearest_int(x[16 * j + ii] / d), -32, 31) + 32);
+        rq(x + 16 * j, 16, d, 0, false, -32, 31, 32, (uint8_t *)L + 16 * j);
     }
     uint8_t *ql = y->ql, *qh = y->qh;
     for (int j = 0; j < LM_QK_K; j += 128) {
@@ -544,7 +565,7 @@ static void q6_K_block(const float *x, struct block_q6_K *y)
     float scales[16];
     for (int ib = 0; ib < 16; ib++)
         scales[ib] = make_qx(16, 32, x + 16 * ib, L + 16 * ib);
-    lm_q6_K_finish(x, scales, L, y);
+    lm_q6_K_finish(x, scales, L, y, lm_requant_ref);
 }
 
 /* ---- IQ4_NL / IQ4_XS (non-linear 4-bit; quantize_row_iq4_nl_impl without an imatrix) ------- */

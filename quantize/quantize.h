@@ -68,6 +68,9 @@ int lm_quantize_row_ref(uint32_t type, const float *src, void *dst, size_t n);
 int lm_quantize_row(uint32_t type, const float *src, void *dst, size_t n);
 /* n elements of `type` to floats, exactly as ggml's dequantize_row_* / fp16 / bf16 rows. */
 int lm_dequantize_row(uint32_t type, const void *src, float *dst, size_t n);
+/* Same floats for finite values, through the fastest variant (F16C for F16); Inf and NaN come
+ * out as Inf and NaN, payloads aside. */
+int lm_to_f32_row(uint32_t type, const void *src, float *dst, size_t n);
 
 /* ggml_validate_row_data: false if a scale (or an F16/BF16/F32 value) is Inf or NaN. */
 bool lm_quant_row_valid(uint32_t type, const void *data, size_t nbytes);
@@ -194,21 +197,36 @@ static inline void lm_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t 
     }
 }
 
+/* The requantization that ends every K-quant: L[i] = clamp(nearest(v), lo, hi) + off with
+ * v = (x[i] + dm) / d if add_dm (Q2/Q4/Q5_K), else x[i] / d (Q3/Q6_K). */
+typedef void (*lm_requant_fn)(const float *x, int n, float d, float dm, bool add_dm, int lo,
+                              int hi, int off, uint8_t *L);
+void lm_requant_ref(const float *x, int n, float d, float dm, bool add_dm, int lo, int hi, int off,
+                    uint8_t *L);
 float lm_make_qkx2(int n, int nmax, const float *x, const float *weights, uint8_t *L,
                    float *the_min, float rmin, float rdelta, int nstep, bool use_mad);
 /* Second half of Q4_K/Q5_K: quantize the 8 (scale, min) pairs to 6 bits, then every code again
  * with the rounded scales. L holds the make_qkx2 codes on entry. */
 void lm_q45_K_finish(const float *x, const float *scales, const float *mins, int nmax,
-                     uint8_t *L, uint16_t *d, uint16_t *dmin, uint8_t *scales12);
+                     uint8_t *L, uint16_t *d, uint16_t *dmin, uint8_t *scales12,
+                     lm_requant_fn rq);
 void lm_q4_K_pack(const uint8_t *L, uint8_t *qs);
 void lm_q5_K_pack(const uint8_t *L, uint8_t *qh, uint8_t *ql);
+/* Second halves of Q2_K and Q3_K from the 16 sub-block fits. */
+void lm_q2_K_finish(const float *x, const float *scales, const float *mins, uint8_t *L,
+                    struct block_q2_K *y, lm_requant_fn rq);
+void lm_q3_K_finish(const float *x, const float *scales, int8_t *L, struct block_q3_K *y,
+                    lm_requant_fn rq);
 /* Second half of Q6_K from the 16 make_qx scales and codes. */
-void lm_q6_K_finish(const float *x, const float *scales, int8_t *L, struct block_q6_K *y);
+void lm_q6_K_finish(const float *x, const float *scales, int8_t *L, struct block_q6_K *y,
+                    lm_requant_fn rq);
 /* Reference block loops; -1 for a type without a block quantizer. */
 int lm_quantize_row_ref_blocks(uint32_t type, const float *src, void *dst, size_t n);
 /* The lane-parallel variants (quant_avx2.c, quant_avx512.c); -1 where they have no fast path,
  * and the caller falls back to the reference. */
 int lm_quantize_row_avx2(uint32_t type, const float *src, void *dst, size_t n);
 int lm_quantize_row_avx512(uint32_t type, const float *src, void *dst, size_t n);
+int lm_to_f32_row_avx2(uint32_t type, const void *src, float *dst, size_t n);
+int lm_to_f32_row_avx512(uint32_t type, const void *src, float *dst, size_t n);
 
 #endif

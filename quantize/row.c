@@ -110,6 +110,23 @@ int lm_quantize_row(uint32_t type, const float *src, void *dst, size_t n)
     return lm_quantize_row_ref(type, src, dst, n);
 }
 
+int lm_to_f32_row(uint32_t type, const void *src, float *dst, size_t n)
+{
+    switch (pick()) {
+    case V_AVX512:
+        if (lm_to_f32_row_avx512(type, src, dst, n) == 0)
+            return 0;
+        break;
+    case V_AVX2:
+        if (lm_to_f32_row_avx2(type, src, dst, n) == 0)
+            return 0;
+        break;
+    case V_SCALAR: case V_UNSET:
+        break;
+    }
+    return lm_dequantize_row(type, src, dst, n);
+}
+
 /* ---- validation (ggml_validate_row_data) ------------------------------------------------- */
 
 static bool f16_ok(uint16_t h) { return (h & 0x7c00) != 0x7c00; }
