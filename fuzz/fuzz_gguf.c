@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../format/format.h"
+#include "../common/banned.h"
 
 /* Sum bytes so that reads through returned pointers are real (ASan checks each one). */
 static volatile uint64_t sink;

@@ -16,6 +16,7 @@
 
 #include "../format/format.h"
 #include "support/testutil.h"
+#include "../common/banned.h"
 
 #define MAX_FILES 64
 

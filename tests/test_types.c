@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "../format/format.h"
+#include "../common/banned.h"
 
 static const struct type_row {
     uint32_t id;
