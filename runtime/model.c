@@ -292,26 +292,33 @@ static int check_token_ids(struct loader *ld)
     return 0;
 }
 
-struct lm_net *lm_net_open(const char *path, struct lm_err *err)
+struct lm_net *lm_net_from_gguf(struct gguf *g, const char *path, struct lm_err *err)
 {
     struct lm_net *m = calloc(1, sizeof(*m));
     if (!m) {
+        gguf_close(g);
         lm_err_set(err, LM_ENOMEM, path, LM_NO_OFFSET, "out of memory");
         return NULL;
     }
+    m->g = g;
     struct loader ld = { m, path, err };
-    m->path = strdup(path);
+    m->path = strdup(path ? path : "");
     if (!m->path) {
         lm_err_set(err, LM_ENOMEM, path, LM_NO_OFFSET, "out of memory");
         goto fail;
     }
-    m->g = gguf_open(path, err);
-    if (!m->g || load_hparams(&ld) < 0 || load_tensors(&ld) < 0 || check_token_ids(&ld) < 0)
+    if (load_hparams(&ld) < 0 || load_tensors(&ld) < 0 || check_token_ids(&ld) < 0)
         goto fail;
     return m;
 fail:
     lm_net_close(m);
     return NULL;
+}
+
+struct lm_net *lm_net_open(const char *path, struct lm_err *err)
+{
+    struct gguf *g = gguf_open(path, err);
+    return g ? lm_net_from_gguf(g, path, err) : NULL;
 }
 
 void lm_net_close(struct lm_net *m)

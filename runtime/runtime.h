@@ -160,6 +160,8 @@ struct lm_net;
 /* Map and check a GGUF. Refuses (one lm_err) unknown architectures, missing or misshapen
  * tensors, types without a kernel and special token ids past the vocabulary. */
 struct lm_net *lm_net_open(const char *path, struct lm_err *err);
+/* The same from a reader the caller opened; takes g over (closed with the net, or on error). */
+struct lm_net *lm_net_from_gguf(struct gguf *g, const char *path, struct lm_err *err);
 void lm_net_close(struct lm_net *m);                           /* NULL is fine */
 const struct lm_hparams *lm_net_hparams(const struct lm_net *m);
 const struct gguf *lm_net_gguf(const struct lm_net *m);        /* for the tokenizer */
