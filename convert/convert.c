@@ -323,6 +323,10 @@ struct convert *convert_open(const char *dir, const struct convert_opts *o, stru
     c->ck = hf_checkpoint_open(dir, err);
     if (!c->ck)
         goto fail;
+    if (!hf_checkpoint_config(c->ck)) {
+        lm_err_set(err, LM_ENOTFOUND, dir, LM_NO_OFFSET, "no config.json");
+        goto fail;
+    }
     const char *hf_arch = hf_checkpoint_architecture(c->ck);
     c->arch = convert_arch_find(hf_arch);
     if (!c->arch) {
