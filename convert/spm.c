@@ -81,7 +81,8 @@ static int field(struct rd *r, uint32_t *num, uint32_t *wire, uint64_t *len)
         return corrupt(r, "field has a wire type protobuf no longer uses");
     }
     if (*len > r->n - r->off)
-        return corrupt(r, "field of %llu bytes runs past the end of its message", (unsigned long long)*len);
+        return corrupt(r, "field of %llu bytes runs past the end of its message",
+                       (unsigned long long)*len);
     return 0;
 }
 
@@ -149,7 +150,7 @@ static int piece(struct rd *outer, size_t len, struct convert_spm_piece *pc)
                 return -1;
             if (v < TOK_NORMAL || v > TOK_BYTE) {
                 r.off = at;
-                return corrupt(&r, "piece type is not 1..6");
+                return corrupt(&r, "piece type %llu is not 1..6", (unsigned long long)v);
             }
             pc->type = (int32_t)v;
         } else if ((num == 1 && wire != 2) || (num == 2 && wire != 5) || (num == 3 && wire != 0)) {
