@@ -228,4 +228,165 @@ const char *lm_kernels_name(int level);                   /* "scalar", "avx2", "
 int lm_matmul(int level, uint32_t wtype, const void *w, size_t rows, size_t cols,
               const float *x, size_t n_tok, float *y, struct lm_err *err);
 
+/* ==== CHAT (runtime/chat*.c, runtime/gotmpl*.c, runtime/modelfile*.c) ====================== */
+
+/* Conversations, chat templates and Modelfiles. Nothing in a template is ever executed:
+ *  - a GGUF's tokenizer.chat_template (Jinja) is only searched for marker substrings, rule for
+ *    rule in llama.cpp's order (llm_chat_detect_template), to pick one of llama.cpp's built-in
+ *    formatters; lm_chat_render is our own fixed C code for each of them and gives byte for byte
+ *    what llama_chat_apply_template() gives. No formatter writes BOS (tokenizing adds it);
+ *  - an Ollama Go template (Modelfile TEMPLATE) is parsed into a tree of the subset Ollama's
+ *    templates use and evaluated by lm_gotmpl_render, bounded in nesting, steps and output.
+ * Message text is copied verbatim: "{{ x }}" or "<|im_end|>" inside content is just text. */
+
+#define LM_CHAT_MAX_MESSAGES 100000
+#define LM_CHAT_MAX_BYTES (64u << 20)   /* text of a conversation; bytes of a rendered prompt */
+
+struct lm_chat_msg {
+    const char *role;      /* "system", "user", "assistant", or another role (formats that know
+                            * no such role drop the message or print the name, as llama.cpp) */
+    const char *content;   /* NUL-terminated; a NUL byte cannot be part of a message */
+};
+
+/* A conversation that owns copies of its strings. Caller's storage: init, add..., release. */
+struct lm_chat {
+    struct lm_chat_msg *msgs;
+    size_t n, cap;
+    size_t bytes;          /* roles + contents; at most LM_CHAT_MAX_BYTES */
+};
+void lm_chat_init(struct lm_chat *c);
+void lm_chat_release(struct lm_chat *c);
+/* Append a copy; -1 for a NUL byte in either string, past the limits, or ENOMEM. */
+int lm_chat_add(struct lm_chat *c, const char *role, const char *content, size_t len,
+                struct lm_err *err);
+void lm_chat_truncate(struct lm_chat *c, size_t n);   /* keep the first n messages */
+/* Messages from JSON: {"messages": [{"role": R, "content": C}, ...]} or the bare array (Ollama's
+ * messages layer, llama-server's /apply-template body). Other keys are ignored; content must be
+ * a string. Appends to c; `path` names the input in errors (offset: JSON syntax errors). */
+int lm_chat_from_json(struct lm_chat *c, const char *json, size_t len, const char *path,
+                      struct lm_err *err);
+
+/* llama.cpp's built-in formatters; lm_chat_family_name() spells each as llama.cpp does. */
+enum lm_chat_family {
+    LM_CHAT_UNKNOWN = 0,     /* no formatter: the template is not recognised */
+    LM_CHAT_CHATML, LM_CHAT_LLAMA2, LM_CHAT_LLAMA2_SYS, LM_CHAT_LLAMA2_SYS_BOS,
+    LM_CHAT_LLAMA2_SYS_STRIP, LM_CHAT_MISTRAL_V1, LM_CHAT_MISTRAL_V3, LM_CHAT_MISTRAL_V3_TEKKEN,
+    LM_CHAT_MISTRAL_V7, LM_CHAT_MISTRAL_V7_TEKKEN, LM_CHAT_PHI3, LM_CHAT_PHI4, LM_CHAT_FALCON3,
+    LM_CHAT_ZEPHYR, LM_CHAT_MONARCH, LM_CHAT_GEMMA, LM_CHAT_ORION, LM_CHAT_OPENCHAT,
+    LM_CHAT_VICUNA, LM_CHAT_VICUNA_ORCA, LM_CHAT_DEEPSEEK, LM_CHAT_DEEPSEEK2, LM_CHAT_DEEPSEEK3,
+    LM_CHAT_DEEPSEEK_OCR, LM_CHAT_COMMAND_R, LM_CHAT_LLAMA3, LM_CHAT_CHATGLM3, LM_CHAT_CHATGLM4,
+    LM_CHAT_GLMEDGE, LM_CHAT_MINICPM, LM_CHAT_EXAONE3, LM_CHAT_EXAONE4, LM_CHAT_EXAONE_MOE,
+    LM_CHAT_RWKV_WORLD, LM_CHAT_GRANITE, LM_CHAT_GRANITE_4_0, LM_CHAT_GRANITE_4_1,
+    LM_CHAT_GIGACHAT, LM_CHAT_MEGREZ, LM_CHAT_YANDEX, LM_CHAT_BAILING, LM_CHAT_BAILING_THINK,
+    LM_CHAT_BAILING2, LM_CHAT_LLAMA4, LM_CHAT_SMOLVLM, LM_CHAT_DOTS1, LM_CHAT_HUNYUAN_MOE,
+    LM_CHAT_GPT_OSS, LM_CHAT_HUNYUAN_DENSE, LM_CHAT_HUNYUAN_OCR, LM_CHAT_KIMI_K2, LM_CHAT_SEED_OSS,
+    LM_CHAT_GROK2, LM_CHAT_PANGU_EMBED, LM_CHAT_SOLAR_OPEN, LM_CHAT_TALKIE, LM_CHAT_FAMILY_COUNT,
+};
+/* What to use when detection fails or a GGUF has no template (llama.cpp's default too); the
+ * caller warns "chat template not recognised; using chatml". */
+#define LM_CHAT_FALLBACK LM_CHAT_CHATML
+
+const char *lm_chat_family_name(enum lm_chat_family f);       /* "chatml"; "unknown" */
+/* By llama.cpp's name ("llama3", "mistral-v7"); LM_CHAT_UNKNOWN if none. */
+enum lm_chat_family lm_chat_family_by_name(const char *name, size_t len);
+/* llm_chat_detect_template: the template text is either a family name or searched for markers.
+ * Bytes after a NUL do not count (llama.cpp holds it as a C string). Never fails. */
+enum lm_chat_family lm_chat_detect(const char *tmpl, size_t len);
+/* Append the prompt for msgs[0..n) to out (bounded by out->max); add_ass adds the generation
+ * prompt where the format has one. -1 only for f with no formatter or a prompt past out->max. */
+int lm_chat_render(enum lm_chat_family f, const struct lm_chat_msg *msgs, size_t n, bool add_ass,
+                   struct lm_buf *out, struct lm_err *err);
+
+/* ---- Ollama Go templates (text/template subset) ------------------------------------------- */
+
+/* Syntax: text, {{ pipeline }}, {{- / -}} trimming, comments, if / else if / else,
+ * range (with $i, $x := and else), with, break, continue, variables ($x := / $x = / $ / $.X),
+ * fields (.A.B), parentheses, "|" pipes, string / raw string / int / bool / nil literals.
+ * Functions: and or not eq ne lt le gt ge len index slice print printf (verbs %s %d %v %q %%)
+ * json. Nothing else: no define/template/block, no method calls, no outside access.
+ * Data: .System .Prompt .Response .Messages (each .Role .Content) .Tools (empty) .Think (false),
+ * as Ollama gives them. Limits: */
+#define LM_GOTMPL_MAX_SRC (1u << 20)     /* bytes of template text */
+#define LM_GOTMPL_MAX_DEPTH 100          /* nested blocks and parentheses */
+#define LM_GOTMPL_MAX_STEPS 1000000      /* nodes evaluated in one render */
+
+struct lm_gotmpl;                        /* a parsed template; immutable, any thread */
+/* Errors: path = name, offset = byte in the template, message "line N: what". NULL on error. */
+struct lm_gotmpl *lm_gotmpl_parse(const char *src, size_t len, const char *name,
+                                  struct lm_err *err);
+void lm_gotmpl_free(struct lm_gotmpl *t);                          /* NULL is fine */
+/* Ollama's Template.Execute for a chat: a template that uses .Messages runs once with System
+ * (all system texts joined by "\n\n") and Messages (consecutive same-role messages merged with
+ * "\n\n"); any other runs once per turn with .System .Prompt .Response and its last run is cut
+ * after {{ .Response }} (a template without .Response gets one appended). Appends to out
+ * (bounded by out->max and LM_GOTMPL_MAX_STEPS); -1 on an evaluation error or a limit. */
+int lm_gotmpl_render(const struct lm_gotmpl *t, const struct lm_chat_msg *msgs, size_t n,
+                     struct lm_buf *out, struct lm_err *err);
+
+/* ---- Modelfiles (shared/specs/ollama-registry.md §5; Ollama's parser, state for state) ----- */
+
+/* Parameter value types, as Ollama's api.Options types them. */
+enum lm_param_type { LM_PARAM_INT, LM_PARAM_FLOAT, LM_PARAM_BOOL, LM_PARAM_STRINGS };
+
+struct lm_mf_param {
+    const char *name;          /* static: "temperature", "stop", ... */
+    enum lm_param_type type;
+    int64_t i;                 /* INT; BOOL as 0/1 */
+    double f;                  /* FLOAT: the float32 value Ollama stores */
+    char **strs;               /* STRINGS (stop): every value, in order */
+    size_t n_strs;
+    int line;                  /* where it was (first) given */
+};
+
+struct lm_mf_message {
+    char *role;                /* system, user or assistant */
+    char *content;
+};
+
+/* A parsed Modelfile. Strings are the caller's after parse (release frees them). NULL / 0
+ * means "not given": a store that layers this over a base keeps the base's. */
+struct lm_modelfile {
+    char *from;                /* FROM as written: a store name, a GGUF path or a HF checkpoint dir;
+                                * resolving it (relative to the Modelfile's dir, ~) is the caller's */
+    int from_line;
+    char *tmpl;                /* TEMPLATE (Go template, checked to parse), or NULL */
+    char *system;              /* SYSTEM, or NULL */
+    char **licenses;           /* each LICENSE, in order */
+    size_t n_licenses;
+    struct lm_mf_message *msgs;    /* MESSAGE lines, in order */
+    size_t n_msgs;
+    struct lm_mf_param *params;    /* first-given order; a repeated key replaces, stop appends */
+    size_t n_params;
+    char *requires;            /* REQUIRES (semver without "v"), or NULL */
+    char **warnings;           /* lines for the user: deprecated parameters dropped, ignored
+                                * DRAFT/RENDERER/PARSER ("Modelfile:7: ...") */
+    size_t n_warnings;
+};
+
+#define LM_MODELFILE_MAX (16u << 20)   /* bytes of one Modelfile */
+
+/* Parse a Modelfile (UTF-8, UTF-16 with BOM). On error mf holds nothing and err.path is
+ * "PATH:LINE" so lm_report prints "lm: Modelfile:3: what is wrong". ADAPTER is refused (lm does
+ * not apply LoRA adapters). Parameters are typed and checked (unknown names, bad values). */
+int lm_modelfile_parse(const char *text, size_t len, const char *path, struct lm_modelfile *mf,
+                       struct lm_err *err);
+void lm_modelfile_release(struct lm_modelfile *mf);
+const struct lm_mf_param *lm_modelfile_param(const struct lm_modelfile *mf, const char *name);
+/* Add or replace one parameter from its text ("0.7"); stop appends. For rebuilding a Modelfile
+ * from stored layers and for `/set parameter`. err as for parse with line 0 ("PATH: ..."). */
+int lm_modelfile_set_param(struct lm_modelfile *mf, const char *name, const char *value,
+                           const char *path, struct lm_err *err);
+/* Ollama's params blob: Go-encoded JSON object, keys sorted, stop as an array, "\n" at the end. */
+int lm_modelfile_params_json(const struct lm_modelfile *mf, struct lm_buf *out,
+                             struct lm_err *err);
+/* The reverse: parameters from such a blob (what `lm show --modelfile` reads back). */
+int lm_modelfile_params_from_json(struct lm_modelfile *mf, const char *json, size_t len,
+                                  const char *path, struct lm_err *err);
+/* A Modelfile that re-creates mf (Ollama's format: FROM, TEMPLATE, SYSTEM, PARAMETER, MESSAGE,
+ * LICENSE; values quoted only when they need it). */
+int lm_modelfile_format(const struct lm_modelfile *mf, struct lm_buf *out, struct lm_err *err);
+/* Sampler settings the Modelfile gives, over what p holds (temperature, top_k, top_p, min_p,
+ * repeat_penalty, repeat_last_n, seed; seed -1 leaves p->seed). */
+void lm_modelfile_sampler(const struct lm_modelfile *mf, struct lm_sampler_params *p);
+
 #endif
