@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "quantize.h"
@@ -304,15 +305,104 @@ static int threads_for(const struct lm_quant_opts *o)
     return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int)n;
 }
 
+/* ---- the writing thread: tensor i is written while tensor i+1 is computed ----------------- */
+
+struct wq {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct gguf_writer *w;
+    const void *p;               /* pending write, NULL if none */
+    size_t n;
+    const uint8_t *release;      /* input pages to drop after the write */
+    uint64_t release_len;
+    bool quit, failed;
+    struct lm_err err;
+};
+
+/* Drop a finished tensor's input pages from our address space (the page cache keeps them),
+ * so the resident set stays near a few tensors however large the input. */
+static void release_pages(const uint8_t *p, uint64_t len)
+{
+    const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t)p / pg * pg, b = ((uintptr_t)p + len) / pg * pg;
+    if (len && b > a)
+        madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
+static void *writer_main(void *arg)
+{
+    struct wq *q = arg;
+    pthread_mutex_lock(&q->mu);
+    for (;;) {
+        while (!q->quit && !q->p)
+            pthread_cond_wait(&q->cv, &q->mu);
+        if (!q->p)
+            break;
+        const void *p = q->p;
+        size_t n = q->n;
+        pthread_mutex_unlock(&q->mu);
+        int rc = q->failed ? -1 : gguf_writer_write_data(q->w, p, n, &q->err);
+        release_pages(q->release, q->release_len);
+        pthread_mutex_lock(&q->mu);
+        if (rc != 0)
+            q->failed = true;
+        q->p = NULL;
+        pthread_cond_broadcast(&q->cv);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return NULL;
+}
+
+/* Wait for the pending write; -1 if any write failed. */
+static int wq_wait(struct wq *q)
+{
+    pthread_mutex_lock(&q->mu);
+    while (q->p)
+        pthread_cond_wait(&q->cv, &q->mu);
+    bool failed = q->failed;
+    pthread_mutex_unlock(&q->mu);
+    return failed ? -1 : 0;
+}
+
+static int wq_submit(struct wq *q, const void *p, size_t n, const struct gguf_tensor *t)
+{
+    if (wq_wait(q) != 0)
+        return -1;
+    pthread_mutex_lock(&q->mu);
+    q->p = n ? p : (const void *)"";
+    q->n = n;
+    q->release = t->data;
+    q->release_len = t->nbytes;
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+    return 0;
+}
+
+static void wq_stop(struct wq *q)
+{
+    wq_wait(q);
+    pthread_mutex_lock(&q->mu);
+    q->quit = true;
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+    pthread_join(q->th, NULL);
+    pthread_mutex_destroy(&q->mu);
+    pthread_cond_destroy(&q->cv);
+}
+
 int lm_quantize_gguf_fd(const struct gguf *g, const char *src_path, const struct lm_plan *plan,
                         const struct lm_quant_opts *o, int fd, const char *dst_name,
                         lm_quant_progress_fn progress, void *progress_ctx, struct lm_err *err)
 {
     struct gguf_writer *w = gguf_writer_new();
     struct pool pool = { 0 };
+    struct wq q = { .w = w };
+    bool writer = false;
     struct job job;
-    uint8_t *buf = NULL;
-    size_t cap = 0;
+    uint8_t *buf[2] = { NULL, NULL };
+    size_t cap[2] = { 0, 0 };
+    int cur = 0;
     uint64_t done = 0;
     int ret = -1;
     if (!w) {
@@ -323,26 +413,45 @@ int lm_quantize_gguf_fd(const struct gguf *g, const char *src_path, const struct
         goto out;
     if (pool_start(&pool, threads_for(o), err) != 0)
         goto out;
+    pthread_mutex_init(&q.mu, NULL);
+    pthread_cond_init(&q.cv, NULL);
+    if (pthread_create(&q.th, NULL, writer_main, &q) != 0) {
+        pthread_mutex_destroy(&q.mu);
+        pthread_cond_destroy(&q.cv);
+        lm_err_set(err, LM_ENOMEM, NULL, LM_NO_OFFSET, "cannot start the writing thread");
+        goto out;
+    }
+    writer = true;
     for (size_t i = 0; i < plan->n; i++) {
         const struct lm_plan_entry *e = &plan->e[i];
         const void *data = e->t->data;
         if (e->convert) {
-            if (convert_tensor(&pool, &job, e, &buf, &cap, src_path, err) != 0)
+            /* buf[cur] was last written two tensors ago; wq_submit waited for that write. */
+            if (convert_tensor(&pool, &job, e, &buf[cur], &cap[cur], src_path, err) != 0)
                 goto out;
-            data = buf;
+            data = buf[cur];
+            cur ^= 1;
         }
-        if (gguf_writer_write_data(w, data, (size_t)e->out_bytes, err) != 0)
-            goto out;
+        if (wq_submit(&q, data, (size_t)e->out_bytes, e->t) != 0)
+            goto write_failed;
         done += e->t->nbytes;
         if (progress)
             progress(progress_ctx, done, plan->in_bytes);
     }
+    if (wq_wait(&q) != 0)
+        goto write_failed;
     if (gguf_writer_finish(w, err) != 0)
         goto out;
     ret = 0;
+    goto out;
+write_failed:
+    *err = q.err;
 out:
+    if (writer)
+        wq_stop(&q);
     pool_stop(&pool);
-    free(buf);
+    free(buf[0]);
+    free(buf[1]);
     gguf_writer_free(w);
     return ret;
 }

@@ -470,16 +470,13 @@ static int check_entry(struct state *s, struct lm_plan_entry *e)
 {
     const struct gguf_tensor *t = e->t;
     const struct lm_type_info *to = lm_type_get(e->to), *from = lm_type_get(t->type);
-    char hint[80];
     e->convert = e->to != t->type;
     if (!e->convert)
         return 0;
     if (t->ne[0] % to->block != 0)   /* only the two type options skip the fallback */
         return lm_err_set(s->err, LM_EUNSUPPORTED, s->path, LM_NO_OFFSET,
-                          "tensor '%s' has rows of %llu, not a multiple of %u for %s; "
-                          "--tensor-type %s=f16 keeps it F16", t->name,
-                          (unsigned long long)t->ne[0], to->block, to->name,
-                          override_hint(t->name, hint, sizeof(hint)));
+                          "tensor '%s' has rows of %llu, not a multiple of %u for %s (%s)",
+                          t->name, (unsigned long long)t->ne[0], to->block, to->name, e->why);
     if (!lm_quant_can_quantize(e->to))
         return lm_err_set(s->err, LM_EUNSUPPORTED, s->path, LM_NO_OFFSET,
                           "tensor '%s': lm cannot make %s (it needs an importance matrix)",
