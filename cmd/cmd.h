@@ -11,6 +11,8 @@ int cmd_help(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_detokenize(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 
 /* Shared option handling: true if argv[i] is -h/--help (the command prints its usage). */
@@ -19,5 +21,9 @@ bool cmd_wants_help(int argc, char **argv);
 int cmd_usage(const char *usage);
 /* Print usage text to stdout for --help and return 0. */
 int cmd_help_text(const char *usage);
+/* Open MODEL for reading: a GGUF file if one is at that path (or the argument looks like a
+ * path), else the GGUF of that model name in the store. `path` gets the file used. */
+struct gguf;
+struct gguf *cmd_open_gguf(const char *arg, char *path, size_t path_len, struct lm_err *err);
 
 #endif

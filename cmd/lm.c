@@ -15,6 +15,8 @@ static const struct command commands[] = {
     { "inspect", cmd_inspect, "show the metadata and tensors of a GGUF or safetensors model" },
     { "convert", cmd_convert, "convert a Hugging Face safetensors checkpoint to GGUF" },
     { "quantize", cmd_quantize, "quantize a GGUF model, byte for byte as llama-quantize" },
+    { "tokenize", cmd_tokenize, "split text into a model's tokens, as llama.cpp does" },
+    { "detokenize", cmd_detokenize, "turn token ids back into text" },
     { "help",    cmd_help,    "show help for lm or one command" },
     { "version", cmd_version, "print the version" },
 };

@@ -63,6 +63,10 @@ struct lm_tokenizer {
     uint32_t n_merges;
     /* SPM: <0xHH>, else the one-byte string; BPE: the byte-level character of the byte. */
     int32_t byte_tok[256];
+    /* SPM: bit (a << 8 | b) is set if bytes a, b follow each other in some token's string. Where
+     * a text's bytes a, b meet and the bit is clear, no merge can ever cross: the two sides are
+     * tokenized on their own, with the same result and small heaps. */
+    uint64_t pairs[65536 / 64];
 
     int32_t special[LM_TOK_SPECIAL_COUNT];
     bool add_bos, add_eos, add_sep, add_space_prefix, ignore_merges, clean_spaces;

@@ -59,6 +59,38 @@ static int emit(const struct lm_tokenizer *t, const struct swork *w, const struc
     return 0;
 }
 
+static int merge_run(const struct lm_tokenizer *t, struct swork *w, size_t a, size_t b)
+{
+    w->heap.n = 0;
+    for (size_t i = a + 1; i < b; i++)
+        if (try_bigram(t, w, (int32_t)i - 1, (int32_t)i))
+            return -1;
+    while (w->heap.n) {
+        struct tok_qent e = tok_heap_pop(&w->heap);
+        int32_t left = (int32_t)(uint32_t)e.key;
+        struct ssym *l = &w->sym[left], *r = &w->sym[e.right];
+        if (l->len == 0 || r->len == 0 || l->len + r->len != (uint32_t)e.a)
+            continue;   /* stale */
+        l->len += r->len;
+        r->len = 0;
+        l->next = r->next;
+        if (r->next >= 0)
+            w->sym[r->next].prev = left;
+        if (try_bigram(t, w, l->prev, left) || try_bigram(t, w, left, l->next))
+            return -1;
+    }
+    return 0;
+}
+
+static int emit_run(const struct lm_tokenizer *t, const struct swork *w, size_t a,
+                    struct tok_ids *out, struct lm_err *err)
+{
+    for (int32_t i = (int32_t)a; i >= 0; i = w->sym[i].next)
+        if (emit(t, w, &w->sym[i], out, err))
+            return -1;
+    return 0;
+}
+
 int tok_spm_fragment(const struct lm_tokenizer *t, const char *text, size_t len, bool prefix_space,
                      struct tok_ids *out, struct lm_err *err)
 {
@@ -99,26 +131,20 @@ int tok_spm_fragment(const struct lm_tokenizer *t, const char *text, size_t len,
                                      off + k < n ? (int32_t)nsym + 1 : -1 };
         off += k;
     }
-    for (size_t i = 1; i < nsym; i++)
-        if (try_bigram(t, &w, (int32_t)i - 1, (int32_t)i))
+    /* Merge each stretch between uncrossable boundaries on its own (see lm_tokenizer.pairs). */
+    for (size_t a = 0, b; a < nsym; a = b) {
+        for (b = a + 1; b < nsym; b++) {
+            unsigned pair = (unsigned)(uint8_t)esc[w.sym[b].off - 1] << 8 | (uint8_t)esc[w.sym[b].off];
+            if (!(t->pairs[pair / 64] >> (pair % 64) & 1))
+                break;
+        }
+        w.sym[a].prev = -1;
+        w.sym[b - 1].next = -1;
+        if (merge_run(t, &w, a, b))
             goto nomem;
-    while (w.heap.n) {
-        struct tok_qent e = tok_heap_pop(&w.heap);
-        int32_t left = (int32_t)(uint32_t)e.key;
-        struct ssym *l = &w.sym[left], *r = &w.sym[e.right];
-        if (l->len == 0 || r->len == 0 || l->len + r->len != (uint32_t)e.a)
-            continue;   /* stale */
-        l->len += r->len;
-        r->len = 0;
-        l->next = r->next;
-        if (r->next >= 0)
-            w.sym[r->next].prev = left;
-        if (try_bigram(t, &w, l->prev, left) || try_bigram(t, &w, left, l->next))
-            goto nomem;
-    }
-    for (int32_t i = 0; i >= 0; i = w.sym[i].next)
-        if (emit(t, &w, &w.sym[i], out, err))
+        if (emit_run(t, &w, a, out, err))
             goto out;
+    }
     ret = 0;
     goto out;
 nomem:

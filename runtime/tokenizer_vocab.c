@@ -518,6 +518,13 @@ static void byte_tokens(struct lm_tokenizer *t)
         t->byte_tok[b] = id;
     }
     t->special[LM_TOK_NL] = t->byte_tok['\n'] >= 0 ? t->byte_tok['\n'] : t->special[LM_TOK_PAD];
+    for (uint32_t i = 0; t->kind == LM_TOK_SPM && i < t->n_vocab; i++) {
+        const uint8_t *s = (const uint8_t *)t->text + t->text_off[i];
+        for (uint32_t k = 1; k < t->text_len[i]; k++) {
+            unsigned pair = (unsigned)s[k - 1] << 8 | s[k];
+            t->pairs[pair / 64] |= 1ull << (pair % 64);
+        }
+    }
 }
 
 /* Token strings llama.cpp recognizes by text (llama-vocab.cpp, "auto-detect special tokens").
