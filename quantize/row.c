@@ -42,16 +42,13 @@ static enum variant variant = V_UNSET;
 
 static bool cpu_can(enum variant v)
 {
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    if (v == V_AVX2)
-        return lm_cpu_best() >= LM_CPU_AVX2;   /* clang has no "f16c" for cpu_supports */
-    if (v == V_AVX512)
-        return cpu_can(V_AVX2) && __builtin_cpu_supports("avx512f") &&
-               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-               __builtin_cpu_supports("avx512dq");
-#endif
-    return v == V_SCALAR;
+    switch (v) {
+    case V_AVX2: return lm_cpu_best() >= LM_CPU_AVX2;
+    case V_AVX512: return lm_cpu_best() >= LM_CPU_AVX512;
+    case V_SCALAR: return true;
+    case V_UNSET: break;
+    }
+    return false;
 }
 
 static enum variant variant_by_name(const char *name)
