@@ -2,8 +2,11 @@
 # bench-quantize: `lm quantize` of a 1.1B F16 model (TinyLlama shapes) to Q4_K_M and Q8_0 with
 # 2 threads: seconds and peak RSS. The input is $LM_BENCH_F16 (e.g. the convert benchmark's
 # output), else a synthetic F16 GGUF with the same tensors made here (random F16 weights,
-# ~2.2 GB, deleted afterwards). With LLAMA_QUANTIZE naming a llama-quantize binary, runs it on
+# ~2.2 GB, deleted afterwards; with LM_BENCH_F16 naming a file that does not exist yet, it is
+# made there and kept). With LLAMA_QUANTIZE naming a llama-quantize binary, runs it on
 # the same input, checks the outputs are byte-identical and prints lm's time over llama's.
+# Without a llama-quantize, BENCH_SCALAR=1 times lm's scalar reference path (LM_CPU=scalar: the
+# same algorithm, operation for operation, as llama-quantize's quantize_row_*_ref) as a stand-in.
 # Knobs: BENCH_LAYERS (default 22), BENCH_THREADS (2), BENCH_TYPES ("Q4_K_M Q8_0"), TMPDIR.
 set -eu
 cd "$(dirname "$0")/.."
@@ -15,10 +18,9 @@ types=${BENCH_TYPES:-Q4_K_M Q8_0}
 work=$(mktemp -d "${TMPDIR:-/tmp}/lm-bench-quantize.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
 
-src=${LM_BENCH_F16:-}
-if [ -z "$src" ]; then
-    src=$work/bench-F16.gguf
-    echo "generating a synthetic TinyLlama-shaped F16 GGUF ($layers layers) in $work"
+src=${LM_BENCH_F16:-$work/bench-F16.gguf}
+if [ ! -f "$src" ]; then
+    echo "generating a synthetic TinyLlama-shaped F16 GGUF ($layers layers): $src"
     python3 - "$src" "$layers" <<'EOF'
 import os, struct, sys
 out, n_layer = sys.argv[1], int(sys.argv[2])
@@ -104,6 +106,15 @@ for t in $types; do
     lm_s=$1
     printf "lm quantize    %-7s %2s threads: %7.2f s  peak RSS %5d MiB\n" "$t" "$threads" "$lm_s" \
         $(($2 / 1024))
+    if [ "${BENCH_SCALAR:-0}" = 1 ]; then
+        set -- $(measure env LM_CPU=scalar "$LM" quantize -t "$threads" "$src" "$work/ref-$t.gguf" "$t")
+        printf "lm scalar ref  %-7s %2s threads: %7.2f s  peak RSS %5d MiB\n" "$t" "$threads" "$1" \
+            $(($2 / 1024))
+        if cmp -s "$work/lm-$t.gguf" "$work/ref-$t.gguf"; then same=identical; else same=DIFFERENT; fi
+        awk -v a="$lm_s" -v b="$1" -v s="$same" -v t="$t" \
+            'BEGIN { printf "%s: outputs %s; lm / scalar reference time = %.2f\n", t, s, a / b }'
+        rm -f "$work/ref-$t.gguf"
+    fi
     if [ -n "${LLAMA_QUANTIZE:-}" ]; then
         set -- $(measure "$LLAMA_QUANTIZE" "$src" "$work/llama-$t.gguf" "$t" "$threads")
         printf "llama-quantize %-7s %2s threads: %7.2f s  peak RSS %5d MiB\n" "$t" "$threads" "$1" \
