@@ -14,6 +14,15 @@ int cmd_quantize(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+/* store commands (cmd/store.c) */
+int cmd_import(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+int cmd_cp(int argc, char **argv);
+int cmd_gc(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_log(int argc, char **argv);
 
 /* Shared option handling: true if argv[i] is -h/--help (the command prints its usage). */
 bool cmd_wants_help(int argc, char **argv);

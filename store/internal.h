@@ -1,0 +1,89 @@
+/* internal.h: what the files of store/ share with each other. Private to store/; the module's
+ * interface is store.h. */
+#ifndef LM_STORE_INTERNAL_H
+#define LM_STORE_INTERNAL_H
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+#define STORE_PATH_MAX 1024
+#define STORE_SCHEMA_VERSION 1
+
+struct lm_store {
+    char home[STORE_PATH_MAX];
+    char blobs[STORE_PATH_MAX];    /* home/blobs/sha256 */
+    char tmp[STORE_PATH_MAX];      /* home/tmp */
+    char index[STORE_PATH_MAX];    /* home/index.db */
+    sqlite3 *db;
+    int lock_fd;
+    int lock_mode;                 /* 0, LOCK_SH or LOCK_EX */
+    char *command;                 /* for the audit log */
+    char user[64];
+};
+
+/* ---- index (schema.c) -------------------------------------------------------------------- */
+int store_index_open(struct lm_store *s, struct lm_err *err);
+/* err from the last SQLite failure of s->db: "index.db: what: sqlite's message". */
+int store_db_fail(struct lm_store *s, struct lm_err *err, const char *what);
+int store_db_exec(struct lm_store *s, const char *sql, struct lm_err *err);
+int store_db_prepare(struct lm_store *s, const char *sql, sqlite3_stmt **st, struct lm_err *err);
+int store_begin(struct lm_store *s, struct lm_err *err);     /* BEGIN IMMEDIATE */
+int store_commit(struct lm_store *s, struct lm_err *err);
+void store_rollback(struct lm_store *s);
+/* Text of a column, "" for NULL. */
+const char *store_col_text(sqlite3_stmt *st, int col);
+
+/* ---- locks (store.c) --------------------------------------------------------------------- */
+/* Take the store lock in mode LOCK_SH or LOCK_EX (waiting), or drop it with 0. */
+int store_lock(struct lm_store *s, int mode, struct lm_err *err);
+int64_t store_now(void);
+/* snprintf that says whether it fit: -1 if the result was cut. */
+int store_pathf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- fault injection and temp-file cleanup (fault.c) ------------------------------------- */
+/* A write, fsync, rename or commit step. LM_FAULT_AT=N kills the process at the Nth. */
+void store_fault_point(void);
+/* Temp files to unlink if a signal ends the process (lm_store_cleanup_on_signal). */
+void store_tmp_track(const char *path);
+void store_tmp_untrack(const char *path);
+
+/* ---- blobs (blobs.c) --------------------------------------------------------------------- */
+/* Create a fresh temp file in tmp/, flocked, tracked. fd -1 and err on failure. */
+int store_tmp_create(struct lm_store *s, const char *suffix, char *path, size_t n, struct lm_err *err);
+/* fsync a directory. */
+int store_fsync_dir(const char *dir, struct lm_err *err);
+/* Hash an fd from offset 0: digest, size; nul_at gets the offset of the first NUL byte or
+ * UINT64_MAX (NULL to skip the scan). */
+int store_hash_fd(int fd, const char *path, char hex[65], uint64_t *size, uint64_t *nul_at,
+                  struct lm_err *err);
+
+/* ---- admission (admit.c) ----------------------------------------------------------------- */
+/* Is this a media type the store takes? */
+bool store_media_known(const char *mt);
+bool store_role_known(const char *role);
+/* Structural checks on the complete file at `path` (errors name `label`). nul_at from hashing. */
+int store_admit(const char *mt, const char *path, const char *label, uint64_t size, uint64_t nul_at,
+                struct lm_err *err);
+
+/* ---- facts (facts.c) --------------------------------------------------------------------- */
+struct store_facts {
+    const char *format;            /* static string */
+    char architecture[64];
+    char quantization[32];
+    uint64_t n_params, context_length;
+};
+int store_facts(struct lm_store *s, const struct lm_layer *layers, size_t n,
+                struct store_facts *f, struct lm_err *err);
+
+/* ---- audit log (audit.c) ----------------------------------------------------------------- */
+/* Append inside an open transaction. */
+int store_audit_append(struct lm_store *s, const char *action, const char *subject,
+                       const char *digests, struct lm_err *err);
+
+/* ---- models (models.c) ------------------------------------------------------------------- */
+/* The canonical manifest: compact JSON, keys in a fixed order, layers in the given order.
+ * malloc'd; its sha256 is the manifest digest. */
+char *store_manifest_body(const struct lm_layer *layers, size_t n, struct lm_err *err);
+
+#endif
