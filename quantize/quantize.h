@@ -64,7 +64,8 @@ bool lm_quant_can_dequantize(uint32_t type);
  * n / block * type_size bytes. The scalar reference, as ggml's quantize_row_*_ref (IQ4_*: the
  * no-imatrix quantize_iq4_* path that llama-quantize runs). Returns -1 for a type it lacks. */
 int lm_quantize_row_ref(uint32_t type, const float *src, void *dst, size_t n);
-/* Same bytes, through the fastest variant this CPU runs. */
+/* Same bytes for finite input, through the fastest variant this CPU runs (the driver refuses
+ * Inf and NaN before quantizing, so files never depend on the variant). */
 int lm_quantize_row(uint32_t type, const float *src, void *dst, size_t n);
 /* n elements of `type` to floats, exactly as ggml's dequantize_row_* / fp16 / bf16 rows. */
 int lm_dequantize_row(uint32_t type, const void *src, float *dst, size_t n);
