@@ -12,20 +12,6 @@
 
 /* ---- values --------------------------------------------------------------------------------- */
 
-struct gmsg {
-    const char *role, *content;
-    size_t role_n, content_n;
-};
-
-/* The data Ollama passes: a map in both modes (keys differ), messages as []*api.Message. */
-struct groot {
-    bool messages_mode;
-    const char *system, *prompt, *response;
-    size_t system_n, prompt_n, response_n;
-    const struct gmsg *msgs;
-    size_t n_msgs;
-};
-
 enum vk {
     V_NONE,    /* a missing map entry or nil: "<no value>" when printed, "<nil>" in fmt */
     V_BOOL, V_INT, V_STR,
@@ -40,7 +26,7 @@ struct val {
     int64_t i;
     const char *s;             /* STR */
     size_t n;                  /* STR bytes, LIST length */
-    const struct gmsg *m;      /* LIST first element, MSG */
+    const struct gt_msg *m;      /* LIST first element, MSG */
 };
 
 static const struct val none = { V_NONE, false, 0, NULL, 0, NULL };
@@ -94,7 +80,7 @@ struct ex {
     jmp_buf fail;
     struct lm_buf *out;
     struct gt_arena strings;
-    const struct groot *root;
+    const struct gt_data *root;
     struct {
         const char *name;
         struct val v;
@@ -191,7 +177,7 @@ static struct val *find_var(struct ex *x, uint32_t at, const char *name)
 static struct val field(struct ex *x, uint32_t at, struct val v, const char *name)
 {
     if (v.k == V_ROOT) {
-        const struct groot *r = x->root;
+        const struct gt_data *r = x->root;
         if (strcmp(name, "System") == 0)
             return str(r->system, r->system_n);
         if (strcmp(name, "Response") == 0)
@@ -758,9 +744,8 @@ static enum flow walk(struct ex *x, const struct gt_node *n, struct val dot)
     return F_NEXT;
 }
 
-/* One execution of `root` with the given data; appends to out. */
-static int execute(const struct lm_gotmpl *t, const struct gt_node *root, const struct groot *data,
-                   struct lm_buf *out, uint64_t *steps, struct lm_err *err)
+int gt_execute(const struct lm_gotmpl *t, const struct gt_node *root, const struct gt_data *data,
+               struct lm_buf *out, uint64_t *steps, struct lm_err *err)
 {
     struct ex x;
     memset(&x, 0, sizeof(x));
@@ -784,182 +769,4 @@ static int execute(const struct lm_gotmpl *t, const struct gt_node *root, const 
     free(x.vars);
     gt_arena_free(&x.strings);
     return ret;
-}
-
-/* ---- Ollama's Template.Execute -------------------------------------------------------------- */
-
-struct lm_gotmpl *lm_gotmpl_parse(const char *src, size_t len, const char *name,
-                                  struct lm_err *err)
-{
-    if (len > LM_GOTMPL_MAX_SRC)
-        return lm_err_set(err, LM_EUNSUPPORTED, name, LM_NO_OFFSET,
-                          "template is longer than %u bytes", LM_GOTMPL_MAX_SRC), NULL;
-    struct lm_gotmpl *t = calloc(1, sizeof(*t));
-    char *s = malloc(len + 1);
-    if (!t || !s) {
-        free(t);
-        free(s);
-        return lm_err_set(err, LM_ENOMEM, name, LM_NO_OFFSET, "out of memory"), NULL;
-    }
-    memcpy(s, src, len);
-    s[len] = 0;
-    t->src = s;
-    t->len = len;
-    snprintf(t->name, sizeof(t->name), "%s", name ? name : "template");
-    t->arena.max = 64 * (size_t)LM_GOTMPL_MAX_SRC;   /* nodes per source byte are few */
-    if (gt_parse(t, err)) {
-        lm_gotmpl_free(t);
-        return NULL;
-    }
-    return t;
-}
-
-void lm_gotmpl_free(struct lm_gotmpl *t)
-{
-    if (!t)
-        return;
-    gt_arena_free(&t->arena);
-    free(t->src);
-    free(t);
-}
-
-/* collate(): consecutive messages of one role (but tool) merge with "\n\n"; every system text
- * is also joined into .System. Contents are copied into `text`; offs[] holds where each starts
- * until the buffer stops moving. */
-static int collate(const struct lm_chat_msg *msgs, size_t n, struct gmsg *out, size_t *offs,
-                   size_t *n_out, struct lm_buf *text, struct lm_buf *system)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t clen = strlen(msgs[i].content);
-        if (strcmp(msgs[i].role, "system") == 0 &&
-            ((system->len && lm_buf_add(system, "\n\n", 2)) ||
-             lm_buf_add(system, msgs[i].content, clen)))
-            return -1;
-        if (k > 0 && strcmp(out[k - 1].role, msgs[i].role) == 0 &&
-            strcmp(msgs[i].role, "tool") != 0) {
-            /* the merged message is the last one in `text`, so it stays contiguous */
-            if (lm_buf_add(text, "\n\n", 2) || lm_buf_add(text, msgs[i].content, clen))
-                return -1;
-            out[k - 1].content_n += 2 + clen;
-            continue;
-        }
-        out[k].role = msgs[i].role;
-        out[k].role_n = strlen(msgs[i].role);
-        offs[k] = text->len;
-        if (lm_buf_add(text, msgs[i].content, clen))
-            return -1;
-        out[k++].content_n = clen;
-    }
-    for (size_t i = 0; i < k; i++)
-        out[i].content = text->data + offs[i];
-    *n_out = k;
-    return 0;
-}
-
-int lm_gotmpl_render(const struct lm_gotmpl *t, const struct lm_chat_msg *msgs, size_t n,
-                     struct lm_buf *out, struct lm_err *err)
-{
-    struct lm_buf text = LM_BUF_INIT(2 * (size_t)LM_CHAT_MAX_BYTES);
-    struct lm_buf system = LM_BUF_INIT(LM_CHAT_MAX_BYTES);
-    struct gmsg *cm = n ? malloc(n * sizeof(*cm)) : NULL;
-    size_t *offs = n ? malloc(n * sizeof(*offs)) : NULL;
-    struct lm_gotmpl cut = { 0 };
-    size_t ncm = 0, start = out->len;
-    uint64_t steps = 0;
-    int ret = -1;
-    if ((n && (!cm || !offs)) || lm_buf_add(&text, "", 0) || lm_buf_add(&system, "", 0) ||
-        collate(msgs, n, cm, offs, &ncm, &text, &system)) {
-        lm_err_set(err, LM_EUNSUPPORTED, t->name, LM_NO_OFFSET,
-                   "conversation is too long to render (or out of memory)");
-        goto out;
-    }
-    if (t->uses_messages) {
-        struct groot r = { true, system.data, "", "", system.len, 0, 0, cm, ncm };
-        ret = execute(t, t->root, &r, out, &steps, err);
-        goto out;
-    }
-    /* Legacy .Prompt/.Response templates run once per completed turn. */
-    struct groot r = { false, "", "", "", 0, 0, 0, NULL, 0 };
-    for (size_t i = 0; i < ncm; i++) {
-        bool sys = strcmp(cm[i].role, "system") == 0, user = strcmp(cm[i].role, "user") == 0;
-        if ((sys && (r.prompt_n || r.response_n)) || (user && r.response_n)) {
-            if (execute(t, t->root, &r, out, &steps, err))
-                goto out;
-            r.system_n = r.prompt_n = r.response_n = 0;
-        }
-        if (sys)
-            r.system = cm[i].content, r.system_n = cm[i].content_n;
-        else if (user)
-            r.prompt = cm[i].content, r.prompt_n = cm[i].content_n;
-        else if (strcmp(cm[i].role, "assistant") == 0)
-            r.response = cm[i].content, r.response_n = cm[i].content_n;
-    }
-    /* ...and the last one on a copy of the tree cut after {{ .Response }}. */
-    cut.src = t->src;
-    cut.len = t->len;
-    memcpy(cut.name, t->name, sizeof(cut.name));
-    cut.arena.max = t->arena.max;
-    if (gt_parse(&cut, err))
-        goto out;
-    gt_cut_after_response(cut.root);
-    ret = execute(t, cut.root, &r, out, &steps, err);
-out:
-    if (ret) {
-        out->len = start;
-        if (out->data)
-            out->data[start] = 0;
-    }
-    gt_arena_free(&cut.arena);
-    free(cm);
-    free(offs);
-    lm_buf_release(&text);
-    lm_buf_release(&system);
-    return ret;
-}
-
-/* ---- Go's encoding/json string ---------------------------------------------------------------- */
-
-int lm_go_json_quote(struct lm_buf *b, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *p = (const unsigned char *)s;
-    if (lm_buf_add(b, "\"", 1))
-        return -1;
-    for (size_t i = 0; i < n;) {
-        unsigned c = p[i];
-        char e[8] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0, 0 };
-        if (c < 0x80) {
-            const char *rep = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n"
-                            : c == '\r' ? "\\r" : c == '\t' ? "\\t" : c == '\b' ? "\\b"
-                            : c == '\f' ? "\\f" : NULL;
-            int rc = rep ? lm_buf_add(b, rep, 2)
-                   : (c < 0x20 || c == '<' || c == '>' || c == '&') ? lm_buf_add(b, e, 6)
-                   : lm_buf_add(b, p + i, 1);
-            if (rc)
-                return -1;
-            i++;
-            continue;
-        }
-        /* a valid UTF-8 sequence passes (U+2028/9 escaped), anything else is U+FFFD */
-        size_t len = (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        bool ok = len && len <= n - i;
-        for (size_t k = 1; ok && k < len; k++)
-            ok = (p[i + k] & 0xC0) == 0x80;
-        uint32_t cp = 0;
-        if (ok) {
-            cp = c & (0x7Fu >> len);
-            for (size_t k = 1; k < len; k++)
-                cp = cp << 6 | (p[i + k] & 63u);
-            ok = cp >= (len == 2 ? 0x80u : len == 3 ? 0x800u : 0x10000u) && cp <= 0x10FFFF &&
-                 (cp < 0xD800 || cp > 0xDFFF);
-        }
-        int rc = !ok ? lm_buf_add(b, "\\ufffd", 6)
-               : cp == 0x2028 ? lm_buf_add(b, "\\u2028", 6)
-               : cp == 0x2029 ? lm_buf_add(b, "\\u2029", 6) : lm_buf_add(b, p + i, len);
-        if (rc)
-            return -1;
-        i += ok ? len : 1;
-    }
-    return lm_buf_add(b, "\"", 1);
 }

@@ -87,17 +87,43 @@ struct lm_gotmpl {
     bool uses_response;
 };
 
-/* Parse src into t->root (t->src, len, name set). appended_response: Ollama appends
- * {{ .Response }} to templates that name neither .Messages nor .Response. */
+struct gt_msg {
+    const char *role, *content;
+    size_t role_n, content_n;
+};
+
+/* The data Ollama passes: a map in both modes (keys differ), messages as []*api.Message. */
+struct gt_data {
+    bool messages_mode;
+    const char *system, *prompt, *response;
+    size_t system_n, prompt_n, response_n;
+    const struct gt_msg *msgs;
+    size_t n_msgs;
+};
+
+/* One execution of `root` over `data`, appended to out; *steps counts across executions. */
+int gt_execute(const struct lm_gotmpl *t, const struct gt_node *root, const struct gt_data *data,
+               struct lm_buf *out, uint64_t *steps, struct lm_err *err);
+
+/* Parse src into t->root (t->src, len, name set). Like Ollama's Parse, a template that names
+ * neither .Messages nor .Response gets {{ .Response }} appended. */
 int gt_parse(struct lm_gotmpl *t, struct lm_err *err);
 /* Ollama's deleteNode for the last turn of a legacy template: drop everything after the first
  * .Response field (in the order Ollama walks the tree). */
 void gt_cut_after_response(struct gt_node *root);
+/* UTF-8 bytes of a code point (at most 4) into o; returns how many. */
+size_t gt_utf8_put(char *o, uint32_t cp);
 /* 1-based line of a byte offset, for messages. */
 int gt_line(const struct lm_gotmpl *t, uint32_t off);
 
 /* Go's encoding/json string quoting (HTML-safe: < > & as \u003c..., U+2028/9 escaped,
  * invalid UTF-8 as \ufffd). */
 int lm_go_json_quote(struct lm_buf *b, const char *s, size_t n);
+/* A float64 as encoding/json writes it: shortest digits that read back, 'e' form below 1e-6
+ * and from 1e21 ("1e-7", "1e+21"). Not for NaN or infinities. */
+int lm_go_json_number(struct lm_buf *b, double v);
+/* The float64 Go gets from a float32 Ollama parsed: the shortest decimal of (float)v read back
+ * as a double (0.7 -> 0.7, not 0.699999988). */
+double lm_go_float32(double v);
 
 #endif

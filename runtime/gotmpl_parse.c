@@ -300,7 +300,7 @@ static int hexval(char c)
          : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
-static size_t put_utf8(char *o, uint32_t cp)
+size_t gt_utf8_put(char *o, uint32_t cp)
 {
     if (cp < 0x80) {
         o[0] = (char)cp;
@@ -373,7 +373,7 @@ static void unquote(struct parser *p, struct tok k, struct gt_arg *a)
         } else {
             if (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
                 fail(p, k.pos, "invalid Unicode escape in string");
-            o += put_utf8(out + o, v);   /* \uXXXX (6 bytes) and \UXXXXXXXX never grow */
+            o += gt_utf8_put(out + o, v);   /* \uXXXX (6 bytes) and \UXXXXXXXX never grow */
         }
     }
     a->s = out, a->n = o;
