@@ -27,12 +27,24 @@ struct bsym {
     uint32_t alive;              /* 0 once merged into its left neighbour */
 };
 
+/* Words repeat: the ids of each short word, once merged, are kept for this text. */
+#define CACHE_WORD_MAX 64        /* bytes */
+#define CACHE_SLOTS (1u << 16)   /* at most half of them used */
+struct centry {
+    const uint8_t *word;         /* into the text being tokenized */
+    uint32_t len, ids_off, n_ids;
+};
+
 struct bwork {
     struct bsym *sym;
     size_t sym_cap;
     struct tok_heap heap;        /* key = rank << 32 | left: lowest rank, then leftmost, first */
     char *enc;
     size_t enc_cap;
+    uint32_t *slot;              /* index + 1 into ent, 0 = empty */
+    struct centry *ent;
+    size_t n_ent;
+    struct tok_ids cached;       /* the ids of every cached word, back to back */
 };
 
 static int grow(void **p, size_t *cap, size_t want, size_t elem)
@@ -149,6 +161,53 @@ static int bpe_word(const struct lm_tokenizer *t, struct bwork *w, const uint8_t
     return 0;
 }
 
+static struct centry *cache_find(struct bwork *w, const uint8_t *s, size_t n, uint32_t **slot)
+{
+    for (uint32_t i = (uint32_t)tok_hash(s, n) & (CACHE_SLOTS - 1);; i = (i + 1) & (CACHE_SLOTS - 1)) {
+        if (!w->slot[i]) {
+            *slot = &w->slot[i];
+            return NULL;
+        }
+        struct centry *e = &w->ent[w->slot[i] - 1];
+        if (e->len == n && memcmp(e->word, s, n) == 0)
+            return e;
+    }
+}
+
+/* bpe_word through the cache; words longer than CACHE_WORD_MAX are merged every time. */
+static int cached_word(const struct lm_tokenizer *t, struct bwork *w, const uint8_t *s, size_t n,
+                       struct tok_ids *out)
+{
+    if (n <= 1 || n > CACHE_WORD_MAX)
+        return bpe_word(t, w, s, n, out);
+    if (!w->slot) {
+        w->slot = calloc(CACHE_SLOTS, sizeof(*w->slot));
+        w->ent = malloc(CACHE_SLOTS / 2 * sizeof(*w->ent));
+        if (!w->slot || !w->ent)
+            return -1;
+    }
+    uint32_t *slot;
+    const struct centry *e = cache_find(w, s, n, &slot);
+    if (e) {
+        for (uint32_t i = 0; i < e->n_ids; i++)
+            if (tok_ids_push(out, w->cached.v[e->ids_off + i]))
+                return -1;
+        return 0;
+    }
+    size_t before = out->n;
+    if (bpe_word(t, w, s, n, out))
+        return -1;
+    if (w->n_ent < CACHE_SLOTS / 2 && w->cached.n < UINT32_MAX / 2) {
+        struct centry *ne = &w->ent[w->n_ent];
+        *ne = (struct centry){ s, (uint32_t)n, (uint32_t)w->cached.n, (uint32_t)(out->n - before) };
+        for (size_t i = before; i < out->n; i++)
+            if (tok_ids_push(&w->cached, out->v[i]))
+                return -1;
+        *slot = (uint32_t)++w->n_ent;
+    }
+    return 0;
+}
+
 int tok_bpe_fragment(const struct lm_tokenizer *t, const char *text, size_t len,
                      struct tok_ids *out, struct lm_err *err)
 {
@@ -161,7 +220,7 @@ int tok_bpe_fragment(const struct lm_tokenizer *t, const char *text, size_t len,
     if (tok_pre_split(t, text, len, &bytes, &owned, &pieces, err))
         return -1;
     for (size_t i = 0; i < pieces.n; i++)
-        if (bpe_word(t, &w, (const uint8_t *)bytes + pieces.v[2 * i], pieces.v[2 * i + 1], out)) {
+        if (cached_word(t, &w, (const uint8_t *)bytes + pieces.v[2 * i], pieces.v[2 * i + 1], out)) {
             lm_err_set(err, LM_ENOMEM, NULL, LM_NO_OFFSET, "out of memory tokenizing");
             goto out;
         }
@@ -172,5 +231,8 @@ out:
     free(w.sym);
     free(w.heap.v);
     free(w.enc);
+    free(w.slot);
+    free(w.ent);
+    free(w.cached.v);
     return ret;
 }
