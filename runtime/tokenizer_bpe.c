@@ -27,24 +27,13 @@ struct bsym {
     uint32_t alive;              /* 0 once merged into its left neighbour */
 };
 
-/* Words repeat: the ids of each short word, once merged, are kept for this text. */
-#define CACHE_WORD_MAX 64        /* bytes */
-#define CACHE_SLOTS (1u << 16)   /* at most half of them used */
-struct centry {
-    const uint8_t *word;         /* into the text being tokenized */
-    uint32_t len, ids_off, n_ids;
-};
-
 struct bwork {
     struct bsym *sym;
     size_t sym_cap;
     struct tok_heap heap;        /* key = rank << 32 | left: lowest rank, then leftmost, first */
     char *enc;
     size_t enc_cap;
-    uint32_t *slot;              /* index + 1 into ent, 0 = empty */
-    struct centry *ent;
-    size_t n_ent;
-    struct tok_ids cached;       /* the ids of every cached word, back to back */
+    struct tok_cache cache;
 };
 
 static int grow(void **p, size_t *cap, size_t want, size_t elem)
@@ -161,51 +150,74 @@ static int bpe_word(const struct lm_tokenizer *t, struct bwork *w, const uint8_t
     return 0;
 }
 
-static struct centry *cache_find(struct bwork *w, const uint8_t *s, size_t n, uint32_t **slot)
+#define CACHE_SLOTS (1u << 16)   /* at most half of them used */
+
+static struct tok_centry *cache_find(struct tok_cache *c, const char *s, size_t n, uint32_t **slot)
 {
     for (uint32_t i = (uint32_t)tok_hash(s, n) & (CACHE_SLOTS - 1);; i = (i + 1) & (CACHE_SLOTS - 1)) {
-        if (!w->slot[i]) {
-            *slot = &w->slot[i];
+        if (!c->slot[i]) {
+            *slot = &c->slot[i];
             return NULL;
         }
-        struct centry *e = &w->ent[w->slot[i] - 1];
+        struct tok_centry *e = &c->ent[c->slot[i] - 1];
         if (e->len == n && memcmp(e->word, s, n) == 0)
             return e;
     }
 }
 
-/* bpe_word through the cache; words longer than CACHE_WORD_MAX are merged every time. */
-static int cached_word(const struct lm_tokenizer *t, struct bwork *w, const uint8_t *s, size_t n,
-                       struct tok_ids *out)
+int tok_cache_get(struct tok_cache *c, const char *s, size_t n, struct tok_ids *out)
 {
-    if (n <= 1 || n > CACHE_WORD_MAX)
-        return bpe_word(t, w, s, n, out);
-    if (!w->slot) {
-        w->slot = calloc(CACHE_SLOTS, sizeof(*w->slot));
-        w->ent = malloc(CACHE_SLOTS / 2 * sizeof(*w->ent));
-        if (!w->slot || !w->ent)
+    if (n > TOK_CACHE_WORD_MAX)
+        return 0;
+    if (!c->slot) {
+        c->slot = calloc(CACHE_SLOTS, sizeof(*c->slot));
+        c->ent = malloc(CACHE_SLOTS / 2 * sizeof(*c->ent));
+        if (!c->slot || !c->ent)
             return -1;
     }
     uint32_t *slot;
-    const struct centry *e = cache_find(w, s, n, &slot);
-    if (e) {
-        for (uint32_t i = 0; i < e->n_ids; i++)
-            if (tok_ids_push(out, w->cached.v[e->ids_off + i]))
-                return -1;
+    const struct tok_centry *e = cache_find(c, s, n, &slot);
+    if (!e)
         return 0;
-    }
+    for (uint32_t i = 0; i < e->n_ids; i++)
+        if (tok_ids_push(out, c->ids.v[e->ids_off + i]))
+            return -1;
+    return 1;
+}
+
+int tok_cache_put(struct tok_cache *c, const char *s, size_t n, const int32_t *ids, size_t n_ids)
+{
+    uint32_t *slot;
+    if (n > TOK_CACHE_WORD_MAX || !c->slot || c->n_ent >= CACHE_SLOTS / 2 || c->ids.n > UINT32_MAX / 2 ||
+        cache_find(c, s, n, &slot))
+        return 0;
+    c->ent[c->n_ent] = (struct tok_centry){ s, (uint32_t)n, (uint32_t)c->ids.n, (uint32_t)n_ids };
+    for (size_t i = 0; i < n_ids; i++)
+        if (tok_ids_push(&c->ids, ids[i]))
+            return -1;
+    *slot = (uint32_t)++c->n_ent;
+    return 0;
+}
+
+void tok_cache_release(struct tok_cache *c)
+{
+    free(c->slot);
+    free(c->ent);
+    free(c->ids.v);
+    memset(c, 0, sizeof(*c));
+}
+
+/* bpe_word through the cache. */
+static int cached_word(const struct lm_tokenizer *t, struct bwork *w, const uint8_t *s, size_t n,
+                       struct tok_ids *out)
+{
+    int hit = n > 1 ? tok_cache_get(&w->cache, (const char *)s, n, out) : 0;
+    if (hit)
+        return hit < 0 ? -1 : 0;
     size_t before = out->n;
     if (bpe_word(t, w, s, n, out))
         return -1;
-    if (w->n_ent < CACHE_SLOTS / 2 && w->cached.n < UINT32_MAX / 2) {
-        struct centry *ne = &w->ent[w->n_ent];
-        *ne = (struct centry){ s, (uint32_t)n, (uint32_t)w->cached.n, (uint32_t)(out->n - before) };
-        for (size_t i = before; i < out->n; i++)
-            if (tok_ids_push(&w->cached, out->v[i]))
-                return -1;
-        *slot = (uint32_t)++w->n_ent;
-    }
-    return 0;
+    return n > 1 ? tok_cache_put(&w->cache, (const char *)s, n, out->v + before, out->n - before) : 0;
 }
 
 int tok_bpe_fragment(const struct lm_tokenizer *t, const char *text, size_t len,
@@ -231,8 +243,6 @@ out:
     free(w.sym);
     free(w.heap.v);
     free(w.enc);
-    free(w.slot);
-    free(w.ent);
-    free(w.cached.v);
+    tok_cache_release(&w.cache);
     return ret;
 }

@@ -150,6 +150,24 @@ struct tok_heap {
 int tok_heap_push(struct tok_heap *h, const struct tok_qent *e);
 struct tok_qent tok_heap_pop(struct tok_heap *h);   /* h->n > 0 */
 
+/* Words repeat: a cache of the ids of short words (byte strings that stay alive while it is
+ * used), per call of the merge loops (tokenizer_bpe.c). */
+#define TOK_CACHE_WORD_MAX 64
+struct tok_centry {
+    const char *word;
+    uint32_t len, ids_off, n_ids;
+};
+struct tok_cache {
+    uint32_t *slot;              /* index + 1 into ent, 0 = empty */
+    struct tok_centry *ent;
+    size_t n_ent;
+    struct tok_ids ids;          /* the ids of every cached word, back to back */
+};
+/* 1 and the ids appended to out on a hit, 0 on a miss, -1 on ENOMEM. */
+int tok_cache_get(struct tok_cache *c, const char *s, size_t n, struct tok_ids *out);
+int tok_cache_put(struct tok_cache *c, const char *s, size_t n, const int32_t *ids, size_t n_ids);
+void tok_cache_release(struct tok_cache *c);
+
 /* tokenizer_spm.c / tokenizer_bpe.c: one raw fragment each. */
 int tok_spm_fragment(const struct lm_tokenizer *t, const char *text, size_t len, bool prefix_space,
                      struct tok_ids *out, struct lm_err *err);

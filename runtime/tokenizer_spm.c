@@ -14,6 +14,7 @@ struct ssym {
 
 struct swork {
     const char *s;
+    struct tok_cache cache;
     struct ssym *sym;
     struct tok_heap heap;        /* key = ~order(score) << 32 | left: best score, then leftmost */
 };
@@ -140,10 +141,19 @@ int tok_spm_fragment(const struct lm_tokenizer *t, const char *text, size_t len,
         }
         w.sym[a].prev = -1;
         w.sym[b - 1].next = -1;
+        const char *run = esc + w.sym[a].off;
+        size_t run_len = (b < nsym ? w.sym[b].off : n) - w.sym[a].off, before = out->n;
+        int hit = b - a > 1 ? tok_cache_get(&w.cache, run, run_len, out) : 0;
+        if (hit < 0)
+            goto nomem;
+        if (hit)
+            continue;
         if (merge_run(t, &w, a, b))
             goto nomem;
         if (emit_run(t, &w, a, out, err))
             goto out;
+        if (b - a > 1 && tok_cache_put(&w.cache, run, run_len, out->v + before, out->n - before))
+            goto nomem;
     }
     ret = 0;
     goto out;
@@ -153,5 +163,6 @@ out:
     free(esc);
     free(w.sym);
     free(w.heap.v);
+    tok_cache_release(&w.cache);
     return ret;
 }
