@@ -1,11 +1,14 @@
 /* quantize.c: `lm quantize`, llama-quantize's file types and mixes with the same bytes. */
 #include <jansson.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "../format/format.h"
 #include "../quantize/quantize.h"
+#include "../store/store.h"
 #include "../common/banned.h"
 
 static const char usage[] =
@@ -240,6 +243,127 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
     p->last = done;
 }
 
+/* ---- the store: a store name as SRC, --as NAME ------------------------------------------- */
+
+struct src {
+    char path[PATH_MAX];          /* the GGUF to read: SRC itself or a blob */
+    char gguf_layer[512];         /* the weights layer's path inside the source model */
+    char digest[65];              /* sha256 of the source GGUF ("" until known) */
+    struct lm_model *model;       /* the source model when SRC is a store name */
+};
+
+/* The options that shape the output, for the derivation record. */
+static char *params_json(const struct args *a, const char *src_digest)
+{
+    const struct lm_quant_opts *o = &a->o;
+    json_t *p = json_object(), *tt = json_array();
+    json_object_set_new(p, "type", json_string(lm_ftype_name(o->ftype)));
+    json_object_set_new(p, "file_type", json_integer(o->ftype));
+    json_object_set_new(p, "source_sha256", json_string(src_digest));
+    json_object_set_new(p, "pure", json_boolean(o->pure));
+    json_object_set_new(p, "allow_requantize", json_boolean(o->allow_requantize));
+    json_object_set_new(p, "leave_output_tensor", json_boolean(o->leave_output));
+    json_object_set_new(p, "output_tensor_type", o->output_type < 0 ? json_null() :
+                        json_string(lm_type_get((uint32_t)o->output_type)->name));
+    json_object_set_new(p, "token_embedding_type", o->token_embd_type < 0 ? json_null() :
+                        json_string(lm_type_get((uint32_t)o->token_embd_type)->name));
+    for (size_t i = 0; i < o->n_overrides; i++) {
+        json_t *t = json_object();
+        json_object_set_new(t, "pattern", lm_json_string(o->overrides[i].pattern,
+                                                         strlen(o->overrides[i].pattern)));
+        json_object_set_new(t, "type", json_string(lm_type_get(o->overrides[i].type)->name));
+        json_array_append_new(tt, t);
+    }
+    json_object_set_new(p, "tensor_types", tt);
+    json_object_set_new(p, "strict", json_boolean(o->strict));
+    char *s = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(p);
+    return s;
+}
+
+/* SRC is a file if one exists by that name, else a model in the store. */
+static int resolve_src(const char *arg, struct lm_store **store, struct src *src,
+                       struct lm_err *err)
+{
+    memset(src, 0, sizeof(*src));
+    if (access(arg, F_OK) == 0) {
+        snprintf(src->path, sizeof(src->path), "%s", arg);
+        return 0;
+    }
+    if (!*store && !(*store = lm_store_open(NULL, err)))
+        return -1;
+    if (lm_model_get(*store, arg, &src->model, err) != 0) {
+        if (err->code == LM_ENOTFOUND)
+            lm_err_set(err, LM_ENOTFOUND, arg, LM_NO_OFFSET,
+                       "no such file, and no model of that name in the store");
+        return -1;
+    }
+    const struct lm_model_layer *l = lm_model_layer_by_type(src->model, LM_MT_GGUF);
+    if (!l)
+        return lm_err_set(err, LM_EUNSUPPORTED, arg, LM_NO_OFFSET,
+                          "model has no GGUF weights (lm convert makes them)");
+    snprintf(src->path, sizeof(src->path), "%s", l->blob);
+    snprintf(src->gguf_layer, sizeof(src->gguf_layer), "%s", l->path);
+    snprintf(src->digest, sizeof(src->digest), "%s", l->digest);
+    return 0;
+}
+
+/* Write the output as a blob and add NAME: the source model's other files (template, license,
+ * params ...) with the new GGUF in place of its weights, and how it was made. */
+static int store_result(struct lm_store *s, const struct args *a, const struct gguf *g,
+                        const struct lm_plan *plan, struct src *src, struct prog *p,
+                        struct lm_err *err)
+{
+    char gguf_name[128], url[PATH_MAX + 8], *params = NULL;
+    struct lm_layer *layers = NULL;
+    struct lm_blob blob;
+    int ret = -1;
+    uint64_t src_size;
+    if (!src->digest[0] && lm_sha256_file(src->path, src->digest, &src_size, err) != 0)
+        return -1;
+    struct lm_blob_writer *w = lm_blob_begin(s, LM_MT_GGUF, LM_SIZE_ANY, a->as, err);
+    if (!w)
+        return -1;
+    if (lm_quantize_gguf_fd(g, src->path, plan, &a->o, lm_blob_fd(w), a->as, on_progress, p,
+                            err) != 0) {
+        lm_blob_abort(w);
+        return -1;
+    }
+    if (lm_blob_commit(w, NULL, &blob, err) != 0)
+        return -1;
+    snprintf(gguf_name, sizeof(gguf_name), "model-%s.gguf", lm_ftype_name(a->o.ftype));
+    size_t n = 0, cap = 1 + (src->model ? src->model->n_layers : 0);
+    layers = calloc(cap, sizeof(*layers));
+    params = params_json(a, src->digest);
+    if (!layers || !params) {
+        lm_err_set(err, LM_ENOMEM, NULL, LM_NO_OFFSET, "out of memory");
+        goto out;
+    }
+    layers[n++] = (struct lm_layer){ gguf_name, blob.digest, blob.size, "weights", LM_MT_GGUF };
+    for (size_t i = 0; src->model && i < src->model->n_layers; i++) {
+        const struct lm_model_layer *l = &src->model->layers[i];
+        if (strcmp(l->role, "weights") == 0 || strcmp(l->path, gguf_name) == 0)
+            continue;   /* the old weights, GGUF or safetensors, stay with the source */
+        layers[n++] = (struct lm_layer){ l->path, l->digest, l->size, l->role, l->media_type };
+    }
+    struct lm_derivation d = { "quantize", params, src->model ? src->model->manifest : NULL };
+    struct lm_provenance prov = { .kind = "derived", .extra_json = params };
+    if (!src->model) {
+        char abs[PATH_MAX];
+        snprintf(url, sizeof(url), "file://%s", realpath(src->path, abs) ? abs : src->path);
+        prov.url = url;
+    } else {
+        prov.url = src->model->name;
+    }
+    struct lm_model_spec spec = { a->as, layers, n, &prov, src->model ? &d : NULL,
+                                  src->model ? 1 : 0 };
+    ret = lm_store_add_models(s, "quantize", &spec, 1, NULL, err);
+out:
+    free(layers);
+    free(params);
+    return ret;
+}
+
 int cmd_quantize(int argc, char **argv)
 {
     if (cmd_wants_help(argc, argv))
@@ -248,16 +372,29 @@ int cmd_quantize(int argc, char **argv)
     struct lm_err err;
     struct gguf *g = NULL;
     struct lm_plan plan = { 0 };
+    struct lm_store *store = NULL;
+    struct src src = { 0 };
     int rc = parse(argc, argv, &a);
     if (rc != 0)
         goto out;
     rc = LM_EXIT_FAIL;
+    lm_err_clear(&err);
     if (a.as) {
-        lm_errorf("--as: the store is not wired to quantize yet; write a file instead");
-        goto out;
+        struct lm_name nm;
+        if (lm_name_parse(a.as, &nm, &err) != 0) {
+            lm_report(&err);
+            rc = LM_EXIT_USAGE;
+            goto out;
+        }
+        if (!(store = lm_store_open(NULL, &err))) {
+            lm_report(&err);
+            goto out;
+        }
+        lm_store_set_command(store, argc, argv);
+        lm_store_cleanup_on_signal();
     }
-    g = gguf_open(a.src, &err);
-    if (!g || lm_quant_plan(g, a.src, &a.o, &plan, &err) != 0) {
+    if (resolve_src(a.src, &store, &src, &err) != 0 || !(g = gguf_open(src.path, &err)) ||
+        lm_quant_plan(g, a.src, &a.o, &plan, &err) != 0) {
         lm_report(&err);
         rc = err.code == LM_EUSAGE ? LM_EXIT_USAGE : LM_EXIT_FAIL;
         goto out;
@@ -268,7 +405,8 @@ int cmd_quantize(int argc, char **argv)
     }
     struct prog p = { 0 };
     lm_progress_begin(&p.bar, "quantize", plan.in_bytes);
-    int q = lm_quantize_gguf(g, a.src, &plan, &a.o, a.dst, on_progress, &p, &err);
+    int q = a.as ? store_result(store, &a, g, &plan, &src, &p, &err)
+                 : lm_quantize_gguf(g, src.path, &plan, &a.o, a.dst, on_progress, &p, &err);
     lm_progress_end(&p.bar);
     if (q != 0) {
         lm_report(&err);
@@ -281,6 +419,8 @@ int cmd_quantize(int argc, char **argv)
 out:
     lm_plan_release(&plan);
     gguf_close(g);
+    lm_model_free(src.model);
+    lm_store_close(store);
     args_release(&a);
     return rc;
 }
