@@ -187,6 +187,14 @@ struct convert_tensor {
 int convert_tensor_write(const struct convert_tensor *t, struct gguf_writer *w,
                          struct lm_progress *progress, struct lm_err *err);
 
+/* Row conversions the streaming loop uses most, with the bits of format's scalar ones (gguf-py's
+ * for BF16 -> BF16: NaNs made quiet). The _avx2 variants (AVX2 + F16C) are chosen when common's
+ * CPU level allows (LM_CPU=scalar pins the scalar ones). */
+void convert_bf16_to_f16_scalar(const uint16_t *in, uint16_t *out, size_t n);
+void convert_bf16_to_f16_avx2(const uint16_t *in, uint16_t *out, size_t n);
+void convert_f32_to_f16_avx2(const float *in, uint16_t *out, size_t n);
+void convert_bf16_to_bf16(const uint16_t *in, uint16_t *out, size_t n);
+
 /* ---- tokenizer ------------------------------------------------------------------------------ */
 
 enum { TOK_NORMAL = 1, TOK_UNKNOWN = 2, TOK_CONTROL = 3, TOK_USER_DEFINED = 4, TOK_UNUSED = 5,

@@ -27,6 +27,35 @@ static size_t out_bytes(uint32_t type, size_t k)
     return type == LM_TYPE_F32 ? 4 * k : type == LM_TYPE_Q8_0 ? k / 32 * 34 : 2 * k;
 }
 
+void convert_bf16_to_f16_scalar(const uint16_t *in, uint16_t *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = lm_f32_to_f16(lm_bf16_to_f32(in[i]));
+}
+
+/* lm_f32_to_bf16(lm_bf16_to_f32(h)) without the floats: the same bits, or a quiet NaN. */
+void convert_bf16_to_bf16(const uint16_t *in, uint16_t *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = (in[i] & 0x7fff) > 0x7f80 ? in[i] | 0x40 : in[i];
+}
+
+/* The conversions worth a fused or vector path; false if (dt, type) has none. */
+static bool fast_seg(const uint8_t *p, enum st_dtype dt, size_t k, uint32_t type, uint8_t *dst)
+{
+    bool avx2 = lm_cpu_level() >= LM_CPU_AVX2;
+    if (dt == ST_BF16 && type == LM_TYPE_BF16)
+        convert_bf16_to_bf16((const uint16_t *)p, (uint16_t *)dst, k);
+    else if (dt == ST_BF16 && type == LM_TYPE_F16)
+        (avx2 ? convert_bf16_to_f16_avx2 : convert_bf16_to_f16_scalar)((const uint16_t *)p,
+                                                                      (uint16_t *)dst, k);
+    else if (dt == ST_F32 && type == LM_TYPE_F16)
+        (avx2 ? convert_f32_to_f16_avx2 : lm_f32_to_f16_row)((const float *)p, (uint16_t *)dst, k);
+    else
+        return false;
+    return true;
+}
+
 /* k source elements at p to the output type at dst. */
 static void convert_seg(const uint8_t *p, enum st_dtype dt, size_t k, uint32_t type, uint8_t *dst,
                         struct bufs *b)
@@ -40,6 +69,8 @@ static void convert_seg(const uint8_t *p, enum st_dtype dt, size_t k, uint32_t t
         memcpy(dst, p, 2 * k);
         return;
     }
+    if (fast_seg(p, dt, k, type, dst))
+        return;
     const float *f = b->f32;
     switch (dt) {
     case ST_F32: f = (const float *)p; break;
@@ -84,8 +115,10 @@ int convert_tensor_write(const struct convert_tensor *t, struct gguf_writer *w,
     /* Without a permutation the tensor is one long row. */
     uint64_t rows = t->permute_heads ? t->rows : 1;
     uint64_t row_len = t->permute_heads ? t->row_len : t->rows * t->row_len;
+    /* One call maps the tensor's pages instead of a page fault per 4 KiB (where the kernel has
+     * MADV_POPULATE_READ; otherwise the faults just happen). */
     if (t->src)
-        src_advise(src, t->src->end - t->src->begin, MADV_WILLNEED);
+        src_advise(src, t->src->end - t->src->begin, MADV_POPULATE_READ);
     for (uint64_t r = 0; r < rows; r++) {
         uint64_t sr = t->permute_heads ? convert_permute_row(r, t->rows, t->permute_heads) : r;
         const uint8_t *row = src + sr * row_len * es;

@@ -483,6 +483,45 @@ static void test_llama3_factors(void **state)
     assert_true(between);
 }
 
+/* The AVX2 + F16C conversions give the scalar bits for every bf16 input (all 65536 of them) and
+ * for floats around every rounding boundary, NaNs and infinities included. */
+static void test_f16_variants(void **state)
+{
+    (void)state;
+    if (lm_cpu_best() < LM_CPU_AVX2)
+        skip();
+    enum { N = 65536 + 3 };
+    uint16_t *in = malloc(N * 2), *a = malloc(N * 2), *b = malloc(N * 2);
+    for (uint32_t i = 0; i < N; i++)
+        in[i] = (uint16_t)(i * 40503u);   /* every value once, in scrambled order */
+    convert_bf16_to_f16_scalar(in, a, N);
+    convert_bf16_to_f16_avx2(in, b, N);
+    for (uint32_t i = 0; i < N; i++)
+        if (a[i] != b[i])
+            fail_msg("bf16 %04x: scalar %04x, avx2 %04x", in[i], a[i], b[i]);
+    float *f = malloc(N * sizeof(float));
+    uint64_t r = 1;
+    for (uint32_t i = 0; i < N; i++) {
+        r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+        uint32_t u = (uint32_t)r;
+        if (i % 4 == 1)
+            u = (u & 0x8FFFE000u) | 0x00001000u;   /* exact ties between two halves */
+        if (i % 4 == 2)
+            u = (u & 0x80000000u) | (0x33000000u + (u & 0x0FFFFFFFu) % 0x14800000u);   /* subnormal */
+        memcpy(&f[i], &u, 4);
+    }
+    f[5] = INFINITY, f[6] = -INFINITY, f[7] = NAN, f[8] = 65519.0f, f[9] = 65520.0f;
+    convert_f32_to_f16_avx2(f, b, N);
+    lm_f32_to_f16_row(f, a, N);
+    for (uint32_t i = 0; i < N; i++)
+        if (a[i] != b[i])
+            fail_msg("f32 %a: scalar %04x, avx2 %04x", (double)f[i], a[i], b[i]);
+    free(in);
+    free(a);
+    free(b);
+    free(f);
+}
+
 /* ---- naming ------------------------------------------------------------------------------- */
 
 static void test_naming(void **state)
@@ -733,6 +772,7 @@ int main(void)
         cmocka_unit_test(test_permute),
         cmocka_unit_test(test_name_map),
         cmocka_unit_test(test_llama3_factors),
+        cmocka_unit_test(test_f16_variants),
         cmocka_unit_test(test_naming),
         cmocka_unit_test(test_size_label),
         cmocka_unit_test(test_meta_order),
