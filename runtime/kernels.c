@@ -295,49 +295,53 @@ static const struct block_kind block_kinds[LM_TYPE_COUNT] = {
 
 /* ---- dot products ------------------------------------------------------------------------ */
 
-static float dot_f32(int n, const void *w, const void *a)
+/* Float dot products in llama.cpp's x86 order (ggml_vec_dot_f32/_f16, AVX2 build): four
+ * accumulators of 8 lanes over blocks of 32 with fused multiply-adds, reduced as
+ * GGML_F32x8_REDUCE, the tail summed in double. F16 weights (ffn_down rows no quant type fits)
+ * and the F16 KV cache go through it, and the SIMD kernels reproduce it bit for bit. */
+static inline float load_elt(uint32_t type, const void *p, int i)
 {
-    const float *x = w, *y = a;
-    double sum = 0.0;
-    for (int i = 0; i < n; i++)
-        sum += (double)(x[i] * y[i]);
-    return (float)sum;
+    if (type == LM_TYPE_F32)
+        return ((const float *)p)[i];
+    if (type == LM_TYPE_F16)
+        return rt_f16(((const uint16_t *)p)[i]);
+    return lm_bf16_to_f32(((const uint16_t *)p)[i]);
 }
 
-/* llama.cpp's x86 F16 dot (ggml_vec_dot_f16, AVX2 build): four accumulators of 8 lanes over
- * blocks of 32, fused multiply-add, reduced as GGML_F32x8_REDUCE; the tail sums in double.
- * F16 weights (ffn_down rows that no quant type fits) and the F16 KV cache go through it. */
-static float dot_f16(int n, const void *w, const void *a)
+float rt_reduce_4x8(float acc[4][8])
 {
-    const uint16_t *x = w, *y = a;
+    float t[8], h[4];
+    for (int l = 0; l < 8; l++)
+        t[l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
+    for (int i = 0; i < 4; i++)
+        h[i] = t[i] + t[4 + i];
+    return (h[0] + h[1]) + (h[2] + h[3]);
+}
+
+static float dot_float(uint32_t type, int n, const void *w, const void *a)
+{
     int np = n - n % 32;
     float acc[4][8] = { { 0 } };
     for (int i = 0; i < np; i += 32)
         for (int j = 0; j < 4; j++)
-            for (int l = 0; l < 8; l++)
-                acc[j][l] = fmaf(rt_f16(x[i + 8 * j + l]), rt_f16(y[i + 8 * j + l]), acc[j][l]);
-    double sum = 0.0;
-    if (np > 0) {
-        float t[8], h[4];
-        for (int l = 0; l < 8; l++)
-            t[l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
-        for (int i = 0; i < 4; i++)
-            h[i] = t[i] + t[4 + i];
-        sum = (double)((h[0] + h[1]) + (h[2] + h[3]));
-    }
-    for (int i = np; i < n; i++)
-        sum += (double)(rt_f16(x[i]) * rt_f16(y[i]));
-    return (float)sum;
+            for (int l = 0; l < 8; l++) {
+                int k = i + 8 * j + l;
+                acc[j][l] = fmaf(load_elt(type, w, k), load_elt(type, a, k), acc[j][l]);
+            }
+    double sum = np > 0 ? (double)rt_reduce_4x8(acc) : 0.0;
+    return (float)rt_dot_tail(type, sum, w, a, np, n);
 }
 
-static float dot_bf16(int n, const void *w, const void *a)
+double rt_dot_tail(uint32_t type, double sum, const void *w, const void *a, int from, int n)
 {
-    const uint16_t *x = w, *y = a;
-    double sum = 0.0;
-    for (int i = 0; i < n; i++)
-        sum += (double)(lm_bf16_to_f32(x[i]) * lm_bf16_to_f32(y[i]));
-    return (float)sum;
+    for (int i = from; i < n; i++)
+        sum += (double)(load_elt(type, w, i) * load_elt(type, a, i));
+    return sum;
 }
+
+static float dot_f32(int n, const void *w, const void *a) { return dot_float(LM_TYPE_F32, n, w, a); }
+static float dot_f16(int n, const void *w, const void *a) { return dot_float(LM_TYPE_F16, n, w, a); }
+static float dot_bf16(int n, const void *w, const void *a) { return dot_float(LM_TYPE_BF16, n, w, a); }
 
 /* ggml's AVX2 horizontal sum of 8 lanes: (l0+l4 + l2+l6) + (l1+l5 + l3+l7). */
 static float hsum8(const float v[8])
@@ -551,6 +555,8 @@ static void merge(struct rt_kernels *out, const struct rt_kernels *base,
     for (int t = 0; t < LM_TYPE_COUNT; t++) {
         if (fast->dot[t])
             out->dot[t] = fast->dot[t];
+        if (fast->dotn[t])
+            out->dotn[t] = fast->dotn[t];
         if (fast->quant[t])
             out->quant[t] = fast->quant[t];
     }

@@ -25,11 +25,16 @@ static_assert(sizeof(struct rt_q8_K) == 292, "q8_K block is 292 bytes");
 /* Dot product of one weight row (n elements) with one activation row in the weight's
  * activation type (rt_act_type). n is a whole number of weight blocks. */
 typedef float (*rt_dot_fn)(int n, const void *w, const void *a);
+/* The same for nt activation rows a_stride bytes apart: out[t] = w . a_t, each bit-identical
+ * to the single dot (one weight row is unpacked once for all of them). */
+typedef void (*rt_dotn_fn)(int n, const void *w, const void *a, size_t a_stride, int nt,
+                           float *out);
 /* Quantize n floats (whole blocks) into activation blocks. */
 typedef void (*rt_quant_fn)(const float *x, void *y, int n);
 
 struct rt_kernels {
     rt_dot_fn dot[LM_TYPE_COUNT];       /* by weight type */
+    rt_dotn_fn dotn[LM_TYPE_COUNT];     /* by weight type; NULL: loop over dot */
     rt_quant_fn quant[LM_TYPE_COUNT];   /* by activation type: F32 (copy), F16, BF16, Q8_0, Q8_1, Q8_K */
     /* Attention helpers. y += x*v with y in f16 rounds y to f16 each call, as ggml's flash
      * attention accumulates V in f16 when the cache is f16. */
@@ -59,6 +64,13 @@ const struct rt_kernels *rt_kernels(void);
 extern const struct rt_kernels rt_kernels_scalar;
 extern const struct rt_kernels rt_kernels_avx2;
 extern const struct rt_kernels rt_kernels_avx512;
+
+/* Shared pieces of the reference kernels: GGML_F32x8_REDUCE of 4 accumulators of 8 lanes, and
+ * ggml's vector expf one lane at a time (SiLU). */
+float rt_reduce_4x8(float acc[4][8]);
+/* sum + the float dot of elements [from, n) in double (the tail of the float dots). */
+double rt_dot_tail(uint32_t type, double sum, const void *w, const void *a, int from, int n);
+float rt_expf_ggml(float x);
 
 /* f16 -> f32 through a 64 Ki-entry table (the scalar kernels' hot path). */
 extern float rt_f16_table[65536];

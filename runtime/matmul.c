@@ -11,6 +11,7 @@
 #include "../common/banned.h"
 
 #define CHUNK_ROWS 16
+#define TOKENS_PER_DOT 4   /* activation rows per weight-row unpack */
 #define MAX_GROUP 3
 
 struct mm_job {
@@ -64,12 +65,23 @@ static void dot_task(void *arg, int ith, int nth)
         rt_dot_fn dot = j->k->dot[w->type];
         uint32_t rows = (uint32_t)w->ne[1];
         uint32_t r0 = c * CHUNK_ROWS, r1 = r0 + CHUNK_ROWS < rows ? r0 + CHUNK_ROWS : rows;
-        size_t row_bytes = (size_t)(w->nbytes / w->ne[1]);
-        for (uint32_t t = 0; t < j->nb; t++) {
-            const uint8_t *a = j->act[wi] + t * j->act_stride[wi];
+        size_t row_bytes = (size_t)(w->nbytes / w->ne[1]), stride = j->act_stride[wi];
+        rt_dotn_fn dotn = j->k->dotn[w->type];
+        for (uint32_t t = 0; t < j->nb; t += TOKENS_PER_DOT) {
+            const uint8_t *a = j->act[wi] + t * stride;
             float *y = j->y[wi] + (size_t)t * rows;
-            for (uint32_t r = r0; r < r1; r++)
-                y[r] = dot((int)j->cols, w->data + r * row_bytes, a);
+            int nt = j->nb - t < TOKENS_PER_DOT ? (int)(j->nb - t) : TOKENS_PER_DOT;
+            for (uint32_t r = r0; r < r1; r++) {
+                float out[TOKENS_PER_DOT];
+                if (dotn) {
+                    dotn((int)j->cols, w->data + r * row_bytes, a, stride, nt, out);
+                } else {
+                    for (int k = 0; k < nt; k++)
+                        out[k] = dot((int)j->cols, w->data + r * row_bytes, a + k * stride);
+                }
+                for (int k = 0; k < nt; k++)
+                    y[(size_t)k * rows + r] = out[k];
+            }
         }
     }
 }
@@ -133,14 +145,28 @@ int lm_matmul(int level, uint32_t wtype, const void *w, size_t rows, size_t cols
         cols > (1u << 24))
         return lm_err_set(err, LM_EUSAGE, NULL, LM_NO_OFFSET,
                           "no kernel for type %u with rows of %zu", wtype, cols);
-    size_t stride = rt_act_bytes(wt->act, cols);
-    uint8_t *a = malloc(stride ? stride : 1);
+    size_t stride = rt_act_bytes(wt->act, cols), bytes;
+    uint8_t *a = NULL;
+    if (!ckd_mul(&bytes, stride, n_tok))
+        a = malloc(bytes ? bytes : 1);
     if (!a)
         return lm_err_set(err, LM_ENOMEM, NULL, LM_NO_OFFSET, "out of memory");
-    for (size_t t = 0; t < n_tok; t++) {
-        k->quant[wt->act](x + t * cols, a, (int)cols);
-        for (size_t r = 0; r < rows; r++)
-            y[t * rows + r] = k->dot[wtype]((int)cols, (const uint8_t *)w + r * row_bytes, a);
+    for (size_t t = 0; t < n_tok; t++)
+        k->quant[wt->act](x + t * cols, a + t * stride, (int)cols);
+    for (size_t t = 0; t < n_tok; t += TOKENS_PER_DOT) {
+        int nt = n_tok - t < TOKENS_PER_DOT ? (int)(n_tok - t) : TOKENS_PER_DOT;
+        for (size_t r = 0; r < rows; r++) {
+            const uint8_t *wr = (const uint8_t *)w + r * row_bytes, *at = a + t * stride;
+            float out[TOKENS_PER_DOT];
+            if (k->dotn[wtype]) {
+                k->dotn[wtype]((int)cols, wr, at, stride, nt, out);
+            } else {
+                for (int i = 0; i < nt; i++)
+                    out[i] = k->dot[wtype]((int)cols, wr, at + i * stride);
+            }
+            for (int i = 0; i < nt; i++)
+                y[(t + i) * rows + r] = out[i];
+        }
     }
     free(a);
     return 0;

@@ -82,10 +82,112 @@ static json_t *load_ref(const char *path, int32_t **ids, uint32_t *n, const char
     return j;
 }
 
-static void check_logits(const struct logits_row *row, int cpu)
+/* The logits of every position, with the kernels of `level` on `threads` threads (a copy). */
+static float *eval_logits(struct lm_net *m, const int32_t *ids, uint32_t n, int level,
+                          uint32_t threads)
 {
+    struct lm_err err;
+    assert_int_equal(lm_kernels_set_level(level, &err), 0);
+    struct lm_ctx_params cp = { .n_ctx = 64, .n_threads = threads, .kv_type = LM_KV_F32 };
+    struct lm_ctx *c = lm_ctx_new(m, &cp, &err);
+    assert_non_null(c);
+    if (lm_ctx_eval(c, ids, n, true, &err) < 0)
+        fail_msg("eval: %s", err.msg);
+    uint32_t n_out, n_vocab = lm_net_hparams(m)->n_vocab;
+    const float *l = lm_ctx_logits(c, &n_out);
+    assert_int_equal(n_out, n);
+    float *copy = malloc(sizeof(float) * n * n_vocab);
+    memcpy(copy, l, sizeof(float) * n * n_vocab);
+    lm_ctx_free(c);
+    return copy;
+}
+
+/* llama.cpp's own F32-vs-quantized spread on this prompt. */
+static double ref_spread(const char *models, const struct logits_row *row, const char *prompt,
+                         const float *want, size_t nref)
+{
+    char ref[1024];
+    size_t nf;
+    snprintf(ref, sizeof(ref), "%s/%s/ref/logits/F32.%s.f32.bin", models, row->fixture, prompt);
+    float *f32 = read_f32(ref, &nf);
+    assert_non_null(f32);
+    assert_int_equal(nf, nref);
+    double spread = 0;
+    for (size_t i = 0; i < nref; i++)
+        spread = fmax(spread, fabs((double)f32[i] - want[i]));
+    free(f32);
+    return spread;
+}
+
+static void check_prompt(const struct logits_row *row, struct lm_net *m, const char *models,
+                         const char *prompt)
+{
+    char ref[1024];
+    snprintf(ref, sizeof(ref), "%s/%s/ref/logits/%s.%s.json", models, row->fixture, row->quant,
+             prompt);
+    int32_t *ids;
+    uint32_t n;
+    json_t *j = load_ref(ref, &ids, &n, "token_ids");
+    uint32_t n_vocab = (uint32_t)json_integer_value(json_object_get(j, "n_vocab"));
+    assert_int_equal(n_vocab, lm_net_hparams(m)->n_vocab);
+    snprintf(ref, sizeof(ref), "%s/%s/ref/logits/%s.%s.f32.bin", models, row->fixture, row->quant,
+             prompt);
+    size_t nref;
+    float *want = read_f32(ref, &nref);
+    assert_non_null(want);
+    assert_int_equal(nref, (size_t)n * n_vocab);
+    double spread = row->tol == 0 ? ref_spread(models, row, prompt, want, nref) : 0;
+    double tol = row->tol == 0 ? spread : row->tol;
+
+    float *got = eval_logits(m, ids, n, LM_CPU_SCALAR, 2);
+    double maxd = 0;
+    json_t *am = json_object_get(j, "argmax_per_position");
+    for (uint32_t t = 0; t < n; t++) {
+        uint32_t best = 0;
+        for (uint32_t v = 0; v < n_vocab; v++) {
+            size_t i = (size_t)t * n_vocab + v;
+            maxd = fmax(maxd, fabs((double)got[i] - want[i]));
+            if (got[i] > got[(size_t)t * n_vocab + best])
+                best = v;
+        }
+        if ((json_int_t)best != json_integer_value(json_array_get(am, t)))
+            fail_msg("%s %s %s: position %u: argmax %u, llama.cpp %d", row->fixture, row->quant,
+                     prompt, t, best, (int)json_integer_value(json_array_get(am, t)));
+    }
+    print_message("# %-15s %-6s %s max|diff| %.3g (bound %.3g, llama.cpp spread %.3g)\n",
+                  row->fixture, row->quant, prompt, maxd, tol, spread);
+    if (maxd > tol)
+        fail_msg("%s %s %s: max |diff| %g over %g (llama.cpp F32 vs %s spread %g)", row->fixture,
+                 row->quant, prompt, maxd, tol, row->quant, spread);
+
+    /* Other thread counts and every SIMD level the CPU runs: the same bits. */
+    static const struct { int level; uint32_t threads; } variants[] = {
+        { LM_CPU_SCALAR, 1 }, { LM_CPU_SCALAR, 3 }, { LM_CPU_AVX2, 2 }, { LM_CPU_AVX512, 2 },
+    };
+    for (size_t v = 0; v < sizeof(variants) / sizeof(variants[0]); v++) {
+        if (!lm_kernels_can(variants[v].level))
+            continue;
+        float *other = eval_logits(m, ids, n, variants[v].level, variants[v].threads);
+        for (size_t i = 0; i < (size_t)n * n_vocab; i++)
+            if (memcmp(&other[i], &got[i], sizeof(float)) != 0)
+                fail_msg("%s %s %s [%s, %u threads]: logit %zu is %.9g, scalar on 2 threads %.9g",
+                         row->fixture, row->quant, prompt, lm_kernels_name(variants[v].level),
+                         variants[v].threads, i, other[i], got[i]);
+        free(other);
+    }
+    struct lm_err err;
+    lm_kernels_set_level(LM_CPU_SCALAR, &err);
+    free(got);
+    free(want);
+    free(ids);
+    json_decref(j);
+}
+
+static void test_logits(void **state)
+{
+    const struct logits_row *row = *state;
     const char *models = lm_models();
-    char path[1024], ref[1024];
+    char path[1024];
     if (!models)
         skip();
     snprintf(path, sizeof(path), "%s/%s/ref/gguf/%s", models, row->fixture, row->file);
@@ -94,82 +196,12 @@ static void check_logits(const struct logits_row *row, int cpu)
         return;
     }
     struct lm_err err;
-    lm_err_clear(&err);
-    assert_int_equal(lm_kernels_set_level(cpu, &err), 0);
     struct lm_net *m = lm_net_open(path, &err);
     if (!m)
         fail_msg("%s: %s", path, err.msg);
-    for (size_t p = 0; p < 3; p++) {
-        snprintf(ref, sizeof(ref), "%s/%s/ref/logits/%s.%s.json", models, row->fixture, row->quant,
-                 prompts[p]);
-        int32_t *ids;
-        uint32_t n;
-        json_t *j = load_ref(ref, &ids, &n, "token_ids");
-        uint32_t n_vocab = (uint32_t)json_integer_value(json_object_get(j, "n_vocab"));
-        assert_int_equal(n_vocab, lm_net_hparams(m)->n_vocab);
-        snprintf(ref, sizeof(ref), "%s/%s/ref/logits/%s.%s.f32.bin", models, row->fixture,
-                 row->quant, prompts[p]);
-        size_t nref;
-        float *want = read_f32(ref, &nref);
-        assert_non_null(want);
-        assert_int_equal(nref, (size_t)n * n_vocab);
-        double tol = row->tol;
-        double spread = 0;
-        if (tol == 0) {   /* llama.cpp's own F32-vs-quantized spread on this prompt */
-            snprintf(ref, sizeof(ref), "%s/%s/ref/logits/F32.%s.f32.bin", models, row->fixture,
-                     prompts[p]);
-            size_t nf;
-            float *f32 = read_f32(ref, &nf);
-            assert_non_null(f32);
-            assert_int_equal(nf, nref);
-            for (size_t i = 0; i < nref; i++)
-                spread = fmax(spread, fabs((double)f32[i] - want[i]));
-            free(f32);
-            tol = spread;
-        }
-        struct lm_ctx_params cp = { .n_ctx = 64, .n_threads = 2, .kv_type = LM_KV_F32 };
-        struct lm_ctx *c = lm_ctx_new(m, &cp, &err);
-        assert_non_null(c);
-        if (lm_ctx_eval(c, ids, n, true, &err) < 0)
-            fail_msg("eval: %s", err.msg);
-        uint32_t n_out;
-        const float *got = lm_ctx_logits(c, &n_out);
-        assert_int_equal(n_out, n);
-        double maxd = 0;
-        json_t *am = json_object_get(j, "argmax_per_position");
-        for (uint32_t t = 0; t < n; t++) {
-            uint32_t best = 0;
-            for (uint32_t v = 0; v < n_vocab; v++) {
-                size_t i = (size_t)t * n_vocab + v;
-                maxd = fmax(maxd, fabs((double)got[i] - want[i]));
-                if (got[i] > got[(size_t)t * n_vocab + best])
-                    best = v;
-            }
-            if ((json_int_t)best != json_integer_value(json_array_get(am, t)))
-                fail_msg("%s %s %s [%s]: position %u: argmax %u, llama.cpp %d", row->fixture,
-                         row->quant, prompts[p], lm_kernels_name(cpu), t, best,
-                         (int)json_integer_value(json_array_get(am, t)));
-        }
-        print_message("# %-15s %-6s %s [%-6s] max|diff| %.3g (bound %.3g, llama.cpp spread %.3g)\n",
-                      row->fixture, row->quant, prompts[p], lm_kernels_name(cpu), maxd, tol, spread);
-        if (maxd > tol)
-            fail_msg("%s %s %s [%s]: max |diff| %g over %g (llama.cpp F32 vs %s spread %g)",
-                     row->fixture, row->quant, prompts[p], lm_kernels_name(cpu), maxd, tol, row->quant,
-                     spread);
-        lm_ctx_free(c);
-        free(want);
-        free(ids);
-        json_decref(j);
-    }
+    for (size_t p = 0; p < 3; p++)
+        check_prompt(row, m, models, prompts[p]);
     lm_net_close(m);
-}
-
-static void test_logits(void **state)
-{
-    const struct logits_row *row = *state;
-    for (int cpu = LM_CPU_SCALAR; cpu <= LM_CPU_AVX512; cpu++)
-        if (lm_kernels_can(cpu))
-            check_logits(row, cpu);
 }
 
 /* ---- greedy generation (ref/generate) ----------------------------------------------------- */
