@@ -8,6 +8,7 @@
 #include "cmd.h"
 #include "../format/format.h"
 #include "../runtime/runtime.h"
+#include "../store/store.h"
 #include "../common/banned.h"
 
 static const char tokenize_usage[] =
@@ -35,11 +36,38 @@ static const char detokenize_usage[] =
     "  --remove-special   drop a leading BOS and a trailing EOS the vocabulary adds\n"
     "  --json             print one JSON document with the text\n";
 
-/* Opens MODEL: a GGUF file. (Store names come with the store.) */
+/* MODEL is a file if one exists by that name or the name looks like a path, else a model in the
+ * store (its GGUF layer). Messages as lm quantize's for SRC. */
 struct gguf *cmd_open_gguf(const char *arg, char *path, size_t path_len, struct lm_err *err)
 {
-    snprintf(path, path_len, "%s", arg);
-    return gguf_open(arg, err);
+    size_t n = strlen(arg);
+    if (access(arg, F_OK) == 0 || strchr(arg, '/') || (n > 5 && strcmp(arg + n - 5, ".gguf") == 0)) {
+        snprintf(path, path_len, "%s", arg);
+        return gguf_open(arg, err);
+    }
+    struct lm_store *s = lm_store_open(NULL, err);
+    struct lm_model *m = NULL;
+    struct gguf *g = NULL;
+    if (!s)
+        return NULL;
+    if (lm_model_get(s, arg, &m, err)) {
+        if (err->code == LM_ENOTFOUND)
+            lm_err_set(err, LM_ENOTFOUND, arg, LM_NO_OFFSET,
+                       "no such file, and no model of that name in the store");
+        goto out;
+    }
+    const struct lm_model_layer *l = lm_model_layer_by_type(m, LM_MT_GGUF);
+    if (!l) {
+        lm_err_set(err, LM_EUNSUPPORTED, arg, LM_NO_OFFSET,
+                   "model has no GGUF weights (lm convert makes them)");
+        goto out;
+    }
+    snprintf(path, path_len, "%s", l->blob);
+    g = gguf_open(l->blob, err);
+out:
+    lm_model_free(m);
+    lm_store_close(s);
+    return g;
 }
 
 static struct lm_tokenizer *open_tokenizer(const char *arg)
