@@ -287,6 +287,15 @@ float lm_make_qkx2(int n, int nmax, const float *x, const float *weights, uint8_
 
 /* ---- Q2_K -------------------------------------------------------------------------------- */
 
+/* Low 2 bits of 256 codes: byte j/4 + l of each 128 holds codes l, l+32, l+64, l+96. */
+static void pack_2bit(const uint8_t *L, uint8_t *qs)
+{
+    for (int j = 0; j < LM_QK_K; j += 128)
+        for (int l = 0; l < 32; l++)
+            qs[j / 4 + l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) |
+                                      (L[j + l + 96] << 6));
+}
+
 void lm_q2_K_finish(const float *x, const float *scales, const float *mins, uint8_t *L,
                     struct block_q2_K *y, lm_requant_fn rq)
 {
@@ -320,10 +329,7 @@ void lm_q2_K_finish(const float *x, const float *scales, const float *mins, uint
         const float dm = lm_f16_to_f32(y->dmin) * (y->scales[j] >> 4);
         rq(x + 16 * j, 16, d, dm, true, 0, 3, 0, L + 16 * j);
     }
-    for (int j = 0; j < LM_QK_K; j += 128)
-        for (int l = 0; l < 32; l++)
-            y->qs[j / 4 + l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) |
-                                         (L[j + l + 96] << 6));
+    pack_2bit((const uint8_t *)L, y->qs);
 }
 
 static void q2_K_block(const float *x, struct block_q2_K *y)
@@ -390,10 +396,7 @@ void lm_q3_K_finish(const float *x, const float *scales, int8_t *L, struct block
             hm = (uint8_t)(hm << 1);
         }
     }
-    for (int j = 0; j < LM_QK_K; j += 128)
-        for (int l = 0; l < 32; l++)
-            y->qs[j / 4 + l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) |
-                                         (L[j + l + 96] << 6));
+    pack_2bit((const uint8_t *)L, y->qs);
 }
 
 static void q3_K_block(const float *x, struct block_q3_K *y)
