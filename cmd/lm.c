@@ -17,6 +17,7 @@ static const struct command commands[] = {
     { "quantize", cmd_quantize, "quantize a GGUF model, byte for byte as llama-quantize" },
     { "tokenize", cmd_tokenize, "split text into a model's tokens, as llama.cpp does" },
     { "detokenize", cmd_detokenize, "turn token ids back into text" },
+    { "run",     cmd_run,     "generate text from a model on the CPU" },
     { "import",  cmd_import,  "add a checkpoint directory, GGUF file or HF cache snapshot to the store" },
     { "list",    cmd_list,    "list the models in the store" },
     { "show",    cmd_show,    "show a model's details, files, provenance and derivations" },
