@@ -91,7 +91,8 @@ int32_t lm_token_find(const struct lm_tokenizer *t, const char *text, size_t len
 /* Tokenize len bytes of text (any bytes; more than LM_TOK_MAX_TEXT is refused). add_special
  * adds BOS/EOS as the vocabulary asks; parse_special makes CONTROL and UNKNOWN token strings in
  * the text become those tokens (USER_DEFINED ones always do). *ids is malloc'd (the caller frees
- * it; NULL when *n is 0). -1 with err on ENOMEM or a byte the vocabulary cannot spell. */
+ * it; NULL when *n is 0). -1 with err on ENOMEM, a byte the vocabulary cannot spell, or a
+ * pre-tokenizer regex over PCRE2's match limit (a run of ~10 MB of whitespace, say). */
 int lm_tokenize(const struct lm_tokenizer *t, const char *text, size_t len, bool add_special,
                 bool parse_special, int32_t **ids, size_t *n, struct lm_err *err);
 
