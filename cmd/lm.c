@@ -17,6 +17,7 @@ static const struct command commands[] = {
     { "quantize", cmd_quantize, "quantize a GGUF model, byte for byte as llama-quantize" },
     { "tokenize", cmd_tokenize, "split text into a model's tokens, as llama.cpp does" },
     { "detokenize", cmd_detokenize, "turn token ids back into text" },
+    { "template", cmd_template, "show the prompt a chat template makes of a conversation" },
     { "run",     cmd_run,     "generate text from a model on the CPU" },
     { "import",  cmd_import,  "add a checkpoint directory, GGUF file or HF cache snapshot to the store" },
     { "list",    cmd_list,    "list the models in the store" },

@@ -234,29 +234,30 @@ int lm_modelfile_params_json(const struct lm_modelfile *mf, struct lm_buf *out,
     return 0;
 }
 
-/* One value of a params blob as the text a PARAMETER line would give. */
-static int json_param_text(const json_t *v, char *buf, size_t n)
+/* One value of a params blob as the text a PARAMETER line would give. Ollama's server holds every
+ * number as a float64: an int past int64 saturates. */
+static int json_param_text(const char *key, const json_t *v, char *buf, size_t n)
 {
-    if (json_is_string(v))
-        return snprintf(buf, n, "%s", json_string_value(v)) < (int)n ? 0 : -1;
-    if (json_is_integer(v))
-        return snprintf(buf, n, "%" JSON_INTEGER_FORMAT, json_integer_value(v)), 0;
-    if (json_is_real(v)) {
-        double d = json_real_value(v);
-        if (d == floor(d) && fabs(d) < 9.2e18)
-            return snprintf(buf, n, "%.0f", d), 0;   /* an int stored as a float64 */
-        return snprintf(buf, n, "%.17g", d), 0;
-    }
     if (json_is_boolean(v))
         return snprintf(buf, n, "%s", json_is_true(v) ? "true" : "false"), 0;
-    return -1;
+    if (!json_is_real(v))
+        return -1;
+    double d = json_real_value(v);
+    size_t k = 0;
+    while (k < N_OF(params) && strcmp(params[k].name, key) != 0)
+        k++;
+    if (k < N_OF(params) && params[k].type == LM_PARAM_INT && d == floor(d)) {
+        int64_t i = d >= 0x1p63 ? INT64_MAX : d <= -0x1p63 ? INT64_MIN : (int64_t)d;
+        return snprintf(buf, n, "%" PRId64, i), 0;
+    }
+    return snprintf(buf, n, "%.17g", d), 0;
 }
 
 int lm_modelfile_params_from_json(struct lm_modelfile *mf, const char *json, size_t len,
                                   const char *path, struct lm_err *err)
 {
     json_error_t je;
-    json_t *doc = json_loadb(json, len, 0, &je);
+    json_t *doc = json_loadb(json, len, JSON_DECODE_INT_AS_REAL, &je);
     if (!json_is_object(doc)) {
         json_decref(doc);
         return lm_err_set(err, LM_ECORRUPT, path, je.position >= 0 ? (uint64_t)je.position : 0,
@@ -270,7 +271,9 @@ int lm_modelfile_params_from_json(struct lm_modelfile *mf, const char *json, siz
         size_t n = json_is_array(v) ? json_array_size(v) : 1;
         for (size_t i = 0; i < n && !ret; i++) {
             json_t *item = json_is_array(v) ? json_array_get(v, i) : v;
-            if (json_param_text(item, text, sizeof(text)))
+            if (json_is_string(item))
+                ret = mf_param(mf, key, json_string_value(item), path, 0, err);
+            else if (json_param_text(key, item, text, sizeof(text)))
                 ret = mf_fail(err, path, 0, "params: value of '%s' is not a number, string or "
                               "bool", key);
             else
@@ -311,9 +314,7 @@ static int line(struct lm_buf *b, const char *head, const char *value, struct lm
 int lm_modelfile_format(const struct lm_modelfile *mf, struct lm_buf *out, struct lm_err *err)
 {
     lm_err_clear(err);
-    if (mf->from && lm_buf_printf(out, "FROM %s\n", mf->from))
-        return lm_err_set(err, LM_ENOMEM, NULL, LM_NO_OFFSET, "Modelfile is too long");
-    if ((mf->tmpl && line(out, "TEMPLATE", mf->tmpl, err)) ||
+    if ((mf->from && line(out, "FROM", mf->from, err)) || (mf->tmpl && line(out, "TEMPLATE", mf->tmpl, err)) ||
         (mf->system && line(out, "SYSTEM", mf->system, err)))
         return -1;
     for (size_t i = 0; i < mf->n_params; i++) {
