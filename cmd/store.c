@@ -10,17 +10,26 @@
 
 /* ---- shared pieces ----------------------------------------------------------------------- */
 
-static struct lm_store *open_store(int argc, char **argv)
+/* Open the store, or report why not (into *why too, when given). */
+static struct lm_store *open_store_why(int argc, char **argv, struct lm_err *why)
 {
     struct lm_err err;
     lm_err_clear(&err);
     struct lm_store *s = lm_store_open(NULL, &err);
     if (!s) {
-        lm_report(&err);
+        if (why)
+            *why = err;
+        else
+            lm_report(&err);
         return NULL;
     }
     lm_store_set_command(s, argc, argv);
     return s;
+}
+
+static struct lm_store *open_store(int argc, char **argv)
+{
+    return open_store_why(argc, argv, NULL);
 }
 
 static int fail(struct lm_store *s, const struct lm_err *err)
@@ -113,6 +122,19 @@ static const char *quoted(const char *s, char *buf, size_t n)
     return lm_quote(s ? s : "", s ? strlen(s) : 0, buf, n);
 }
 
+/* A progress bar driven by the store's (done, total) reports; p->label names it. */
+static void show_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    struct lm_progress *p = ctx;
+    if (!p->active && done < total)
+        lm_progress_begin(p, p->label, total);
+    if (p->active) {
+        lm_progress_add(p, done - p->done);
+        if (done >= total)
+            lm_progress_end(p);
+    }
+}
+
 /* ---- import ------------------------------------------------------------------------------ */
 
 static const char import_usage[] =
@@ -148,11 +170,17 @@ int cmd_import(int argc, char **argv)
     if (!s)
         return LM_EXIT_FAIL;
     lm_store_cleanup_on_signal();
+    struct lm_progress prog = { .label = "import" };
+    lm_store_set_progress(s, show_progress, &prog);
     struct lm_import_result r;
     struct lm_err err;
     lm_err_clear(&err);
-    if (lm_store_import(s, path, name, &r, &err))
+    if (lm_store_import(s, path, name, &r, &err)) {
+        if (prog.active)
+            fputc('\n', stderr);   /* the error goes on a line of its own, under the bar */
         return fail(s, &err);
+    }
+    lm_progress_end(&prog);
     char size[32], copied[32];
     human_bytes(r.bytes, size, sizeof(size));
     human_bytes(r.bytes_copied, copied, sizeof(copied));
@@ -537,17 +565,6 @@ static const char verify_usage[] =
     "stale-temp (left by interrupted writes; lm gc removes them).\n"
     "  -j N   hash with N threads (default: one per CPU)\n";
 
-static void verify_progress(void *ctx, uint64_t done, uint64_t total)
-{
-    struct lm_progress *p = ctx;
-    if (!p->active && done < total)
-        lm_progress_begin(p, "verify", total);
-    if (p->active) {
-        lm_progress_add(p, done - p->done);
-        if (done >= total)
-            lm_progress_end(p);
-    }
-}
 
 static void verify_print(const struct lm_verify_result *r, bool as_json)
 {
@@ -616,17 +633,40 @@ int cmd_verify(int argc, char **argv)
         }
     }
     o.names = names;
-    struct lm_store *s = open_store(argc, argv);
     struct lm_verify_result r;
-    struct lm_progress prog = { 0 };
+    struct lm_progress prog = { .label = "verify" };
     struct lm_err err;
     lm_err_clear(&err);
+    struct lm_store *s = open_store_why(argc, argv, &err);
     if (!s) {
         free(names);
+        if (err.code != LM_ECORRUPT) {
+            lm_report(&err);
+            return LM_EXIT_FAIL;
+        }
+        /* An index SQLite cannot even open is a finding of verify, in its own words. */
+        char q[LM_QUOTE_MAX + 8];
+        if (as_json) {
+            json_t *doc = json_object(), *v = json_array(), *o1 = json_object();
+            json_object_set_new(o1, "class", json_string("index-corrupt"));
+            json_object_set_new(o1, "error", json_true());
+            json_object_set_new(o1, "path", json_string("index.db"));
+            json_object_set_new(o1, "digest", json_null());
+            json_object_set_new(o1, "message", jstr(err.msg));
+            json_object_set_new(o1, "models", json_null());
+            json_array_append_new(v, o1);
+            json_object_set_new(doc, "ok", json_false());
+            json_object_set_new(doc, "blobs", json_integer(0));
+            json_object_set_new(doc, "bytes", json_integer(0));
+            json_object_set_new(doc, "problems", v);
+            lm_json_print(doc);
+        } else {
+            printf("index-corrupt index.db: %s\n", quoted(err.msg, q, sizeof(q)));
+        }
         return LM_EXIT_FAIL;
     }
     if (!as_json) {
-        o.progress = verify_progress;
+        o.progress = show_progress;
         o.ctx = &prog;
     }
     if (lm_store_verify(s, &o, &r, &err)) {

@@ -321,6 +321,8 @@ int lm_blob_add_file(struct lm_store *s, const char *path, const char *media_typ
         if (store_lock(s, s->lock_mode == LOCK_EX ? LOCK_EX : LOCK_SH, err))
             return -1;
         int rc = add_linked(s, path, media_type, want_hex, out, err);
+        if (rc == 0)
+            store_progress(s, out->size);
         if (rc <= 0)
             return rc;
     }
@@ -352,13 +354,23 @@ int lm_blob_add_file(struct lm_store *s, const char *path, const char *media_typ
                 break;
             if (lm_blob_write(w, buf, (size_t)r, err))
                 goto out;
+            store_progress(s, (uint64_t)r);
         }
     }
     ret = lm_blob_commit(w, want_hex, out, err);
     w = NULL;
+    if (ret == 0 && !buf)
+        store_progress(s, out->size);   /* reflinked: counted once it is hashed */
 out:
     lm_blob_abort(w);
     free(buf);
     close(src);
     return ret;
+}
+
+int store_blob_finish(struct lm_store *s, int fd, const char *tmp, const char *mt,
+                      const char *label, uint64_t want_size, const char *want_hex, const char *hex,
+                      uint64_t size, uint64_t nul_at, struct lm_blob *out, struct lm_err *err)
+{
+    return finish(s, fd, tmp, mt, label, want_size, want_hex, hex, size, nul_at, out, err);
 }

@@ -363,6 +363,12 @@ static int precheck(struct walk *w, bool has_st, struct lm_err *err)
 
 static int write_blobs(struct lm_store *s, struct walk *w, struct lm_err *err)
 {
+    s->progress_done = s->progress_total = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        struct stat st;
+        if (stat(w->v[i].src, &st) == 0)
+            s->progress_total += (uint64_t)st.st_size;
+    }
     for (size_t i = 0; i < w->n; i++) {
         struct entry *e = &w->v[i];
         const char *want = hex_of_len(e->etag, 64) ? e->etag : NULL;

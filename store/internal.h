@@ -20,11 +20,15 @@ struct lm_store {
     int lock_mode;                 /* 0, LOCK_SH or LOCK_EX */
     char *command;                 /* for the audit log */
     char user[64];
+    void (*progress)(void *ctx, uint64_t done, uint64_t total);
+    void *progress_ctx;
+    uint64_t progress_done, progress_total;
 };
 
 /* ---- index (schema.c) -------------------------------------------------------------------- */
 int store_index_open(struct lm_store *s, struct lm_err *err);
-/* err from the last SQLite failure of s->db: "index.db: what: sqlite's message". */
+/* err from the last SQLite failure of s->db: "index.db: what: sqlite's message" (what NULL:
+ * the message alone). */
 int store_db_fail(struct lm_store *s, struct lm_err *err, const char *what);
 int store_db_exec(struct lm_store *s, const char *sql, struct lm_err *err);
 int store_db_prepare(struct lm_store *s, const char *sql, sqlite3_stmt **st, struct lm_err *err);
@@ -38,6 +42,8 @@ const char *store_col_text(sqlite3_stmt *st, int col);
 /* Take the store lock in mode LOCK_SH or LOCK_EX (waiting), or drop it with 0. */
 int store_lock(struct lm_store *s, int mode, struct lm_err *err);
 int64_t store_now(void);
+/* n more bytes of the current operation are done. */
+void store_progress(struct lm_store *s, uint64_t n);
 /* snprintf that says whether it fit: -1 if the result was cut. */
 int store_pathf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -57,6 +63,11 @@ int store_fsync_dir(const char *dir, struct lm_err *err);
  * UINT64_MAX (NULL to skip the scan). */
 int store_hash_fd(int fd, const char *path, char hex[65], uint64_t *size, uint64_t *nul_at,
                   struct lm_err *err);
+/* The complete, fsynced file tmp (open as fd): check size, digest and admission, then rename it
+ * into blobs/ or drop it if the blob exists (for writers outside blobs.c: partial.c). */
+int store_blob_finish(struct lm_store *s, int fd, const char *tmp, const char *mt,
+                      const char *label, uint64_t want_size, const char *want_hex, const char *hex,
+                      uint64_t size, uint64_t nul_at, struct lm_blob *out, struct lm_err *err);
 
 /* ---- admission (admit.c) ----------------------------------------------------------------- */
 /* Is this a media type the store takes? */

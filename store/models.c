@@ -417,7 +417,7 @@ static int collect(struct lm_store *s, const char *sql, int64_t id, struct lm_bu
             return lm_err_set(err, LM_ENOMEM, NULL, LM_NO_OFFSET, "out of memory");
         }
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : store_db_fail(s, err, "index");
+    return rc == SQLITE_DONE ? 0 : store_db_fail(s, err, NULL);
 }
 
 static int exec_id(struct lm_store *s, const char *sql, int64_t id, const char *text,
@@ -430,7 +430,7 @@ static int exec_id(struct lm_store *s, const char *sql, int64_t id, const char *
         sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
     else
         sqlite3_bind_int64(st, 1, id);
-    return step_done(s, st, "index", err);
+    return step_done(s, st, NULL, err);
 }
 
 /* Inside the transaction: drop the manifest if no name uses it, then blobs no layer uses.
@@ -446,7 +446,7 @@ static int drop_unused(struct lm_store *s, int64_t mid, struct lm_buf *gone, str
     int64_t users = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
     sqlite3_finalize(st);
     if (users != 0)
-        return users < 0 ? store_db_fail(s, err, "index") : 0;
+        return users < 0 ? store_db_fail(s, err, NULL) : 0;
     if (collect(s, "SELECT DISTINCT digest FROM layers WHERE manifest_id = ?", mid, &cand, err) ||
         exec_id(s, "DELETE FROM manifests WHERE id = ?", mid, NULL, err))
         goto out;
@@ -458,7 +458,7 @@ static int drop_unused(struct lm_store *s, int64_t mid, struct lm_buf *gone, str
                                 "(SELECT 1 FROM layers WHERE digest = ?1)", &st, err))
             goto out;
         sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
-        if (step_done(s, st, "index", err))
+        if (step_done(s, st, NULL, err))
             goto out;
         if (sqlite3_changes(s->db) > 0 &&
             lm_buf_printf(gone, "%s%s", gone->len ? " " : "", hex)) {

@@ -102,14 +102,16 @@ int store_db_fail(struct lm_store *s, struct lm_err *err, const char *what)
     int rc = s->db ? sqlite3_extended_errcode(s->db) & 0xff : SQLITE_CANTOPEN;
     enum lm_errcode code = rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB ? LM_ECORRUPT
                          : rc == SQLITE_NOMEM ? LM_ENOMEM : LM_EIO;
-    return lm_err_set(err, code, s->index, LM_NO_OFFSET, "%s: %s", what,
-                      s->db ? sqlite3_errmsg(s->db) : "cannot open");
+    const char *msg = s->db ? sqlite3_errmsg(s->db) : "cannot open";
+    if (!what)
+        return lm_err_set(err, code, s->index, LM_NO_OFFSET, "%s", msg);
+    return lm_err_set(err, code, s->index, LM_NO_OFFSET, "%s: %s", what, msg);
 }
 
 int store_db_exec(struct lm_store *s, const char *sql, struct lm_err *err)
 {
     if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-        return store_db_fail(s, err, "index");
+        return store_db_fail(s, err, NULL);
     return 0;
 }
 
@@ -117,7 +119,7 @@ int store_db_prepare(struct lm_store *s, const char *sql, sqlite3_stmt **st, str
 {
     if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK) {
         *st = NULL;
-        return store_db_fail(s, err, "index");
+        return store_db_fail(s, err, NULL);
     }
     return 0;
 }

@@ -132,6 +132,20 @@ int store_lock(struct lm_store *s, int mode, struct lm_err *err)
     return 0;
 }
 
+void lm_store_set_progress(struct lm_store *s, void (*fn)(void *ctx, uint64_t done, uint64_t total),
+                           void *ctx)
+{
+    s->progress = fn;
+    s->progress_ctx = ctx;
+}
+
+void store_progress(struct lm_store *s, uint64_t n)
+{
+    s->progress_done += n;
+    if (s->progress)
+        s->progress(s->progress_ctx, s->progress_done, s->progress_total);
+}
+
 int64_t store_now(void)
 {
     return (int64_t)time(NULL);

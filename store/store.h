@@ -42,6 +42,10 @@ void lm_store_close(struct lm_store *s);                     /* NULL is fine */
 const char *lm_store_path(const struct lm_store *s);         /* the home directory */
 /* The command line the audit log records for this handle's mutations ("lm import x"). */
 void lm_store_set_command(struct lm_store *s, int argc, char *const *argv);
+/* Long operations (import) report progress through fn, from the calling thread: bytes copied
+ * or hashed so far, of total. fn NULL = none. */
+void lm_store_set_progress(struct lm_store *s, void (*fn)(void *ctx, uint64_t done, uint64_t total),
+                           void *ctx);
 /* Unlink this process's in-flight temp files on SIGINT, SIGTERM and SIGHUP, then die by the
  * signal as before. For commands; the store never installs handlers by itself. */
 void lm_store_cleanup_on_signal(void);
@@ -313,5 +317,55 @@ struct lm_import_result {
  * Every file is checked before any blob is written: a refused file means nothing is stored. */
 int lm_store_import(struct lm_store *s, const char *path, const char *name,
                     struct lm_import_result *r, struct lm_err *err);
+
+/* ---- resumable downloads (partial.c) ----------------------------------------------------- */
+
+/* A blob that arrives in byte ranges, possibly over several runs (lm pull). tmp/pull-KEY.part
+ * holds the bytes at their offsets and, past them, a trailer recording how far each chunk got,
+ * so a killed download resumes where it stopped; the file is flocked while open and is not
+ * removed on SIGINT (gc removes it once no writer holds it). KEY names the expected content:
+ * its sha256, or its git blob id (40 hex). Bytes are hashed in order as they become contiguous
+ * (kept bytes of an earlier run are re-hashed the same way), and enter blobs/ only through
+ * verify (digests, fsync, admission) and then commit (rename).
+ *
+ * Threads: write, hash and verify may run on different threads; each of them on one thread at
+ * a time. open, commit, close and discard on the store handle's thread. */
+struct lm_partial;
+enum { LM_PARTIAL_GIT_SHA1 = 1 };   /* also compute the git blob id (sha1 of "blob N\0" + bytes) */
+/* Open or resume; chunk_size is the preferred chunk (a previous run's layout wins). A file
+ * another process holds is LM_EEXIST. */
+struct lm_partial *lm_partial_open(struct lm_store *s, const char *key, const char *media_type,
+                                   uint64_t size, uint64_t chunk_size, unsigned flags,
+                                   const char *label, struct lm_err *err);
+/* Bytes an earlier run left for KEY and size (0 if none); creates and locks nothing. */
+uint64_t lm_partial_peek(struct lm_store *s, const char *key, uint64_t size);
+size_t lm_partial_chunks(const struct lm_partial *p);
+/* Chunk i covers [start, end); done bytes from start are on disk. */
+void lm_partial_chunk(const struct lm_partial *p, size_t i, uint64_t *start, uint64_t *end,
+                      uint64_t *done);
+uint64_t lm_partial_kept(const struct lm_partial *p);     /* bytes found on disk at open */
+uint64_t lm_partial_hashed(const struct lm_partial *p);   /* contiguous bytes hashed so far */
+/* Append to chunk i (at start + done); bytes past its end are LM_ECORRUPT. */
+int lm_partial_write(struct lm_partial *p, size_t i, const void *buf, size_t n,
+                     struct lm_err *err);
+/* Hash up to max contiguous bytes past the hashed point: bytes hashed, 0 if none are ready. */
+int64_t lm_partial_hash(struct lm_partial *p, size_t max, struct lm_err *err);
+/* Once all is hashed: compare the digests (NULL = any; LM_EDIGEST on a mismatch), cut the
+ * trailer, fsync and run admission. The caller discards the partial after a failure. */
+int lm_partial_verify(struct lm_partial *p, const char *want_sha256, const char *want_git_sha1,
+                      struct lm_err *err);
+const char *lm_partial_digest(const struct lm_partial *p);   /* sha256 hex after verify, or NULL */
+/* Rename the verified bytes into blobs/ (or drop them if the blob exists). Frees p. */
+int lm_partial_commit(struct lm_partial *p, struct lm_blob *out, struct lm_err *err);
+void lm_partial_close(struct lm_partial *p);     /* keep the bytes for a later run; NULL is fine */
+void lm_partial_discard(struct lm_partial *p);   /* remove them; NULL is fine */
+
+/* ---- blobs by upstream digest (upstream.c) ----------------------------------------------- */
+
+/* A blob in the store that a model's provenance records under this upstream digest (algorithm
+ * "git-sha1", "sha256", ...) and whose file is present: its sha256 and size. LM_ENOTFOUND if
+ * there is none. Lets a pull skip files it has (a git blob id does not name their sha256). */
+int lm_blob_by_upstream(struct lm_store *s, const char *algorithm, const char *upstream,
+                        char digest[65], uint64_t *size, struct lm_err *err);
 
 #endif

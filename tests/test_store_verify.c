@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -314,6 +315,64 @@ static void test_progress(void **state)
         assert_string_equal(lm_problem_name((enum lm_problem_class)c), names[c]);
 }
 
+struct cutter {
+    const char *path;
+    unsigned delay_us;
+};
+
+static void *cut(void *arg)
+{
+    struct cutter *c = arg;
+    usleep(c->delay_us);
+    truncate(c->path, 4096);
+    return NULL;
+}
+
+/* A blob truncated while verify has it mapped: reported as size-mismatch, never a crash
+ * (SIGBUS). Timing decides whether the cut lands before, during or after hashing. */
+static void test_truncated_while_hashing(void **state)
+{
+    struct fx *f = *state;
+    struct lm_err err;
+    size_t n = 64u << 20;
+    char *p = malloc(n);
+    for (size_t k = 0; k < n; k++)
+        p[k] = (char)('a' + k % 26);
+    struct lm_blob_writer *w = lm_blob_begin(f->s, LM_MT_TEXT, n, "big.txt", &err);
+    struct lm_blob b;
+    assert_int_equal(lm_blob_write(w, p, n, &err), 0);
+    assert_int_equal(lm_blob_commit(w, NULL, &b, &err), 0);
+    struct lm_layer l = { "big.txt", b.digest, n, "other", LM_MT_TEXT };
+    struct lm_model_spec spec = { "big", &l, 1, NULL, NULL, 0 };
+    assert_int_equal(lm_store_add_models(f->s, "import", &spec, 1, NULL, &err), 0);
+    char path[1024];
+    assert_int_equal(lm_blob_path(f->s, b.digest, path, sizeof(path)), 0);
+    chmod(path, 0644);
+    const char *names[] = { "big" };
+    bool cut_seen = false;
+    for (unsigned delay = 2000; delay < 40000 && !cut_seen; delay += 3000) {
+        FILE *fp = fopen(path, "wb");   /* restore the full blob */
+        fwrite(p, 1, n, fp);
+        fclose(fp);
+        struct cutter c = { path, delay };
+        pthread_t t;
+        pthread_create(&t, NULL, cut, &c);
+        struct lm_verify_opts o = { .names = names, .n_names = 1, .threads = 1 };
+        struct lm_verify_result r;
+        assert_int_equal(lm_store_verify(f->s, &o, &r, &err), 0);
+        pthread_join(t, NULL);
+        if (r.n_errors) {
+            assert_int_equal(r.problems[0].cls, LM_PROBLEM_SIZE_MISMATCH);
+            assert_string_equal(r.problems[0].message,
+                                "the index says 67108864 bytes, the file has 4096");
+            cut_seen = true;
+        }
+        lm_verify_result_release(&r);
+    }
+    assert_true(cut_seen);
+    free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -324,6 +383,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_log_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_live_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_progress, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_truncated_while_hashing, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,3 +47,12 @@ printf '\001' | dd of="$st" bs=1 seek=4 conv=notrunc 2>/dev/null
 echo "-- only one model, as JSON"
 rc=0; "$LM" verify copy-of-demo --json || rc=$?
 echo "exit $rc"
+echo "-- a damaged index"
+printf '\336\255%.0s' $(seq 200) | dd of="$LM_HOME/index.db" bs=1 seek=12288 conv=notrunc 2>/dev/null
+rc=0; "$LM" verify > out.txt || rc=$?
+grep -q '^index-corrupt index.db: integrity_check: ' out.txt && echo 'index-corrupt: integrity_check'
+echo "exit $rc"
+printf 'not a database%.0s' $(seq 10) > "$LM_HOME/index.db"
+rm -f "$LM_HOME/index.db-wal" "$LM_HOME/index.db-shm"
+rc=0; "$LM" verify || rc=$?
+echo "exit $rc"

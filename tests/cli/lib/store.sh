@@ -3,6 +3,11 @@
 
 die() { echo "$*" >&2; exit 1; }
 
+# Physical paths: lm records resolved paths, and outputs are compared with these taken out.
+LM_MODELS=$(cd "$LM_MODELS" 2>/dev/null && pwd -P || echo "$LM_MODELS")
+LM_SRC=$(cd "$LM_SRC" && pwd -P)
+cd "$(pwd -P)"
+
 # A crash is never an accepted failure: exit 1..128 only.
 must_fail() { rc=0; "$@" || rc=$?; [ $rc -ne 0 ] && [ $rc -le 128 ]; }
 
@@ -42,7 +47,7 @@ blob_of() {
 no_times() {
     sed -e 's/[0-9]\{4\}-[0-9][0-9]-[0-9][0-9]T[0-9:]*Z/TIME/g' \
         -e 's/\(Less than a second\|[0-9]* seconds\|1 second\|About a minute\) ago/AGO/' \
-        -e "s|$LM_SRC|LM_SRC|g" -e "s|$PWD|PWD|g" -e "s/  $(id -un)  /  USER  /"
+        -e "s|$LM_SRC|LM_SRC|g" -e "s|$LM_MODELS|LM_MODELS|g" -e "s|$PWD|PWD|g" -e "s/  $(id -un)  /  USER  /"
 }
 
 # Move $LM_HOME to a tmpfs when there is one: a process kill leaves the same state there, and
