@@ -367,23 +367,28 @@ const struct convert_info *convert_get_info(const struct convert *c)
     return &c->info;
 }
 
+int convert_write_fd(struct convert *c, int fd, const char *label, struct lm_progress *progress,
+                     struct lm_err *err)
+{
+    if (gguf_writer_begin(c->w, fd, label, err))
+        return -1;
+    for (size_t i = 0; i < c->n_t; i++)
+        if (convert_tensor_write(&c->t[i], c->w, progress, err))
+            return -1;
+    return gguf_writer_finish(c->w, err);
+}
+
 int convert_write(struct convert *c, const char *out, struct lm_progress *progress,
                   struct lm_err *err)
 {
     struct lm_afile f;
     if (lm_afile_open(&f, out, err))
         return -1;
-    if (gguf_writer_begin(c->w, f.fd, out, err))
-        goto fail;
-    for (size_t i = 0; i < c->n_t; i++)
-        if (convert_tensor_write(&c->t[i], c->w, progress, err))
-            goto fail;
-    if (gguf_writer_finish(c->w, err) || lm_afile_commit(&f, err))
-        goto fail;
+    if (convert_write_fd(c, f.fd, out, progress, err) || lm_afile_commit(&f, err)) {
+        lm_afile_abort(&f);
+        return -1;
+    }
     return 0;
-fail:
-    lm_afile_abort(&f);
-    return -1;
 }
 
 void convert_close(struct convert *c)

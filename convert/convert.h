@@ -53,9 +53,13 @@ struct convert;
 struct convert *convert_open(const char *dir, const struct convert_opts *o, struct lm_err *err);
 const struct convert_info *convert_get_info(const struct convert *c);
 /* Write the GGUF to `out` atomically; on failure no file is left at `out` (nor a temp file).
- * `progress` (may be NULL) is advanced by the bytes of tensor data written. */
+ * `progress` (may be NULL) is advanced by the bytes of tensor data written. Once per convert. */
 int convert_write(struct convert *c, const char *out, struct lm_progress *progress,
                   struct lm_err *err);
+/* The same bytes into an open fd (not fsynced, not closed: an lm_afile's or a store blob's);
+ * `label` names the output in errors. */
+int convert_write_fd(struct convert *c, int fd, const char *label, struct lm_progress *progress,
+                     struct lm_err *err);
 void convert_close(struct convert *c);                 /* NULL is fine */
 
 /* The folder name llama.cpp names a model after: the last component of `dir` (of its real path
