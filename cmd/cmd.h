@@ -25,6 +25,10 @@ int cmd_cp(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_log(int argc, char **argv);
+/* bundles (cmd/bundle.c): lm export; lm import hands FILE.tar[.*] and - to cmd_import_bundle */
+int cmd_export(int argc, char **argv);
+bool cmd_import_is_bundle(int argc, char **argv);
+int cmd_import_bundle(int argc, char **argv);
 
 /* Shared option handling: true if argv[i] is -h/--help (the command prints its usage). */
 bool cmd_wants_help(int argc, char **argv);

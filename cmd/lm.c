@@ -20,6 +20,7 @@ static const struct command commands[] = {
     { "template", cmd_template, "show the prompt a chat template makes of a conversation" },
     { "run",     cmd_run,     "generate text from a model on the CPU" },
     { "import",  cmd_import,  "add a checkpoint directory, GGUF file or HF cache snapshot to the store" },
+    { "export",  cmd_export,  "write models to a bundle for an air-gapped machine (lm import reads it)" },
     { "list",    cmd_list,    "list the models in the store" },
     { "show",    cmd_show,    "show a model's details, files, provenance and derivations" },
     { "rm",      cmd_rm,      "remove models from the store" },

@@ -144,12 +144,16 @@ static const char import_usage[] =
     "config, tokenizer), a GGUF file, or a Hugging Face cache snapshot\n"
     "(.../models--ORG--REPO/snapshots/COMMIT, whose files are hard-linked, not copied).\n"
     "Every file is checked before anything is stored; pickle checkpoints are refused.\n"
+    "A bundle from `lm export` (FILE.tar.zst, FILE.tar, - for stdin) is read as one:\n"
+    "see 'lm import FILE.tar.zst --help'.\n"
     "\n"
     "  --as NAME   the model's name (default: from PATH; hf.co/ORG/REPO for a snapshot)\n";
 
 int cmd_import(int argc, char **argv)
 {
     const char *path = NULL, *name = NULL;
+    if (cmd_import_is_bundle(argc, argv))
+        return cmd_import_bundle(argc, argv);
     if (cmd_wants_help(argc, argv))
         return cmd_help_text(import_usage);
     for (int i = 1; i < argc; i++) {

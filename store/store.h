@@ -368,4 +368,43 @@ void lm_partial_discard(struct lm_partial *p);   /* remove them; NULL is fine */
 int lm_blob_by_upstream(struct lm_store *s, const char *algorithm, const char *upstream,
                         char digest[65], uint64_t *size, struct lm_err *err);
 
+/* ---- bundles (bundle*.c; the format is docs/bundle.md) -------------------------------------
+ * A bundle is one tar (pax) stream, zstd-compressed or plain: lm-bundle.json (format version,
+ * lm version, time, each model's name, manifest, provenance and derivations, every blob's
+ * digest, size and media type), an optional lm-bundle.sig (ECDSA over lm-bundle.json), then
+ * blobs/sha256/<hex> for each blob, once. */
+
+struct lm_bundle_export_opts {
+    const char *const *names;      /* models to export, at least one */
+    size_t n_names;
+    int level;                     /* zstd level 1..19; 0 = a plain tar */
+    unsigned threads;              /* zstd workers; 0 = one per online CPU */
+    const char *sign_key;          /* PEM EC private key (P-256/P-384), or NULL */
+};
+
+struct lm_bundle_result {
+    size_t n_models, n_blobs, n_new;   /* import: n_new = blobs the store did not have */
+    uint64_t bytes, bytes_written;     /* blob bytes; bytes of output (export) or new blobs */
+    char fingerprint[65];              /* signing key's sha256, "" if unsigned */
+    char **names;                      /* display names of the models (free with _release) */
+};
+void lm_bundle_result_release(struct lm_bundle_result *r);
+
+/* Write a bundle of these models to fd (not closed). Every blob is re-hashed while it is
+ * written: a damaged blob fails the export. label names fd in errors. */
+int lm_bundle_export(struct lm_store *s, const struct lm_bundle_export_opts *o, int fd,
+                     const char *label, struct lm_bundle_result *r, struct lm_err *err);
+
+struct lm_bundle_import_opts {
+    bool force;                    /* replace models whose names exist */
+    const char *require_sig;       /* PEM public key the bundle must be signed with, or NULL */
+    const char *source_url;        /* recorded in the `bundle` provenance record, or NULL */
+};
+/* Read a bundle from fd (any compression libarchive reads). Blobs are staged in tmp/ while
+ * hashed; only when every entry checks out are they moved into blobs/ and the models added, in
+ * one transaction. Anything hostile is refused with the store unchanged. */
+int lm_bundle_import(struct lm_store *s, int fd, const char *label,
+                     const struct lm_bundle_import_opts *o, struct lm_bundle_result *r,
+                     struct lm_err *err);
+
 #endif

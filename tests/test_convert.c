@@ -762,6 +762,188 @@ static void test_vocab_json_merges(void **state)
     gguf_close(g);
 }
 
+/* ---- architectures without a fixture: built here ------------------------------------------ */
+
+struct syn_tensor {
+    const char *name;
+    uint64_t shape[2];   /* shape[1] 0: 1-D */
+};
+
+/* A single-file F32 safetensors checkpoint of these tensors (element j of each: j % 1000 / 1000). */
+static void write_safetensors(const char *path, const struct syn_tensor *t, size_t n)
+{
+    struct lm_buf h = LM_BUF_INIT(1u << 20);
+    uint64_t off = 0;
+    assert_int_equal(lm_buf_add(&h, "{", 1), 0);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t ne = t[i].shape[0] * (t[i].shape[1] ? t[i].shape[1] : 1);
+        char dims[64];
+        if (t[i].shape[1])
+            snprintf(dims, sizeof(dims), "%llu,%llu", (unsigned long long)t[i].shape[0],
+                     (unsigned long long)t[i].shape[1]);
+        else
+            snprintf(dims, sizeof(dims), "%llu", (unsigned long long)t[i].shape[0]);
+        assert_int_equal(lm_buf_printf(&h, "%s\"%s\":{\"dtype\":\"F32\",\"shape\":[%s],"
+                                       "\"data_offsets\":[%llu,%llu]}", i ? "," : "", t[i].name,
+                                       dims, (unsigned long long)off,
+                                       (unsigned long long)(off + 4 * ne)), 0);
+        off += 4 * ne;
+    }
+    assert_int_equal(lm_buf_add(&h, "}", 1), 0);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    uint64_t hl = h.len;
+    assert_int_equal(fwrite(&hl, 8, 1, f), 1);
+    assert_int_equal(fwrite(h.data, 1, h.len, f), h.len);
+    for (size_t i = 0; i < n; i++)
+        for (uint64_t j = 0; j < t[i].shape[0] * (t[i].shape[1] ? t[i].shape[1] : 1); j++) {
+            float v = (float)(j % 1000) * 0.001f;
+            assert_int_equal(fwrite(&v, 4, 1, f), 1);
+        }
+    assert_int_equal(fclose(f), 0);
+    lm_buf_release(&h);
+}
+
+static void write_text(const char *dir, const char *name, const char *text)
+{
+    char p[4096];
+    snprintf(p, sizeof(p), "%.2000s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+static struct gguf *convert_dir(const char *dir, const char *out)
+{
+    struct lm_err err;
+    struct convert_opts o = { .outtype = CONVERT_F16 };
+    struct convert *c = convert_open(dir, &o, &err);
+    if (!c)
+        fail_msg("%s: %s", err.path, err.msg);
+    if (convert_write(c, out, NULL, &err))
+        fail_msg("%s: %s", err.path, err.msg);
+    convert_close(c);
+    struct gguf *g = gguf_open(out, &err);
+    assert_non_null(g);
+    return g;
+}
+
+static uint64_t kv_u64(const struct gguf *g, const char *key)
+{
+    uint64_t v = UINT64_MAX;
+    const struct gguf_kv *kv = gguf_kv_find(g, key);
+    if (!kv || gguf_kv_u64(kv, &v))
+        fail_msg("no %s", key);
+    return v;
+}
+
+/* Qwen3: head_dim (32) is not hidden / heads (64 / 4 = 16), q/k norms per head, no biases. */
+static void test_qwen3(void **state)
+{
+    (void)state;
+    char dir[2048], path[4096], src[4096];
+    snprintf(dir, sizeof(dir), "%.1000s/qwen3", tmp);
+    assert_int_equal(lm_mkdirs(dir, NULL), 0);
+    static const struct syn_tensor t[] = {
+        { "model.embed_tokens.weight", { 512, 64 } },
+        { "model.norm.weight", { 64, 0 } },
+        { "model.layers.0.input_layernorm.weight", { 64, 0 } },
+        { "model.layers.0.post_attention_layernorm.weight", { 64, 0 } },
+        { "model.layers.0.self_attn.q_proj.weight", { 128, 64 } },
+        { "model.layers.0.self_attn.k_proj.weight", { 64, 64 } },
+        { "model.layers.0.self_attn.v_proj.weight", { 64, 64 } },
+        { "model.layers.0.self_attn.o_proj.weight", { 64, 128 } },
+        { "model.layers.0.self_attn.q_norm.weight", { 32, 0 } },
+        { "model.layers.0.self_attn.k_norm.weight", { 32, 0 } },
+        { "model.layers.0.mlp.gate_proj.weight", { 96, 64 } },
+        { "model.layers.0.mlp.up_proj.weight", { 96, 64 } },
+        { "model.layers.0.mlp.down_proj.weight", { 64, 96 } },
+    };
+    snprintf(path, sizeof(path), "%s/model.safetensors", dir);
+    write_safetensors(path, t, sizeof(t) / sizeof(t[0]));
+    write_text(dir, "config.json",
+               "{\"architectures\":[\"Qwen3ForCausalLM\"],\"hidden_size\":64,"
+               "\"intermediate_size\":96,\"num_hidden_layers\":1,\"num_attention_heads\":4,"
+               "\"num_key_value_heads\":2,\"head_dim\":32,\"vocab_size\":512,"
+               "\"max_position_embeddings\":40960,\"rms_norm_eps\":1e-06,\"rope_theta\":1000000,"
+               "\"tie_word_embeddings\":true,\"bos_token_id\":1,\"eos_token_id\":2}");
+    const char *lm_src = getenv("LM_SRC");
+    snprintf(src, sizeof(src), "%s/models/demo/tokenizer.model", lm_src ? lm_src : ".");
+    snprintf(path, sizeof(path), "%s/tokenizer.model", dir);
+    copy_file(src, path);
+    snprintf(path, sizeof(path), "%s/out.gguf", tmp);
+    struct gguf *g = convert_dir(dir, path);
+    char buf[64];
+    assert_string_equal(meta_str(g, "general.architecture", buf, sizeof(buf)), "qwen3");
+    assert_int_equal(kv_u64(g, "qwen3.attention.key_length"), 32);
+    assert_int_equal(kv_u64(g, "qwen3.attention.head_count_kv"), 2);
+    assert_null(gguf_kv_find(g, "qwen3.rope.dimension_count"));
+    const struct gguf_tensor *qn = gguf_tensor_find(g, "blk.0.attn_q_norm.weight");
+    const struct gguf_tensor *q = gguf_tensor_find(g, "blk.0.attn_q.weight");
+    assert_non_null(qn);
+    assert_non_null(q);
+    assert_int_equal(qn->type, LM_TYPE_F32);
+    assert_int_equal(qn->ne[0], 32);
+    assert_int_equal(q->type, LM_TYPE_F16);
+    assert_int_equal(q->ne[0], 64);
+    assert_int_equal(q->ne[1], 128);
+    /* no permutation for qwen3: row 1 is the second row of the source */
+    assert_int_equal(((const uint16_t *)q->data)[64], lm_f32_to_f16(0.064f));
+    assert_int_equal(gguf_n_tensors(g), sizeof(t) / sizeof(t[0]));
+    gguf_close(g);
+}
+
+/* Llama 3.1's rope scaling adds rope_freqs.weight first and no rope.scaling keys; q/k rows are
+ * permuted. */
+static void test_llama3_rope(void **state)
+{
+    (void)state;
+    const char *models = lm_models();
+    if (!models)
+        skip();
+    char dir[2048], p[4096], q[4096];
+    snprintf(dir, sizeof(dir), "%.1000s/llama31", tmp);
+    assert_int_equal(lm_mkdirs(dir, NULL), 0);
+    static const char *const files[] = { "model-00001-of-00002.safetensors",
+                                         "model-00002-of-00002.safetensors",
+                                         "model.safetensors.index.json", "tokenizer.model",
+                                         "tokenizer_config.json" };
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        snprintf(p, sizeof(p), "%.1000s/tiny-llama-256/%s", models, files[i]);
+        snprintf(q, sizeof(q), "%s/%s", dir, files[i]);
+        copy_file(p, q);
+    }
+    snprintf(p, sizeof(p), "%.1000s/tiny-llama-256/config.json", models);
+    json_error_t je;
+    json_t *cfg = json_load_file(p, 0, &je);
+    assert_non_null(cfg);
+    json_object_set_new(cfg, "rope_scaling",
+                        json_pack("{s:s, s:f, s:f, s:f, s:i}", "rope_type", "llama3", "factor",
+                                  8.0, "low_freq_factor", 1.0, "high_freq_factor", 4.0,
+                                  "original_max_position_embeddings", 8192));
+    snprintf(q, sizeof(q), "%s/config.json", dir);
+    assert_int_equal(json_dump_file(cfg, q, 0), 0);
+    json_decref(cfg);
+    snprintf(q, sizeof(q), "%s/out.gguf", tmp);
+    struct gguf *g = convert_dir(dir, q);
+    const struct gguf_tensor *t = gguf_tensor_at(g, 0);
+    assert_string_equal(t->name, "rope_freqs.weight");
+    assert_int_equal(t->type, LM_TYPE_F32);
+    assert_int_equal(t->n_dims, 1);
+    assert_int_equal(t->ne[0], 32);   /* head_dim 64 / 2 */
+    float f[32];
+    convert_llama3_factors(100000.0, 64, 8.0, 1.0, 4.0, 8192.0, f);
+    assert_memory_equal(t->data, f, sizeof(f));
+    for (uint64_t i = 0; i < gguf_n_kv(g); i++) {
+        const struct gguf_kv *kv = gguf_kv_at(g, i);
+        if (kv->key.len > 18 && memcmp(kv->key.p, "llama.rope.scaling", 18) == 0)
+            fail_msg("%.*s written", (int)kv->key.len, kv->key.p);
+    }
+    assert_int_equal(gguf_n_tensors(g), 22);
+    gguf_close(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -779,6 +961,8 @@ int main(void)
         cmocka_unit_test(test_looks_special),
         cmocka_unit_test(test_bpe_pre),
         cmocka_unit_test(test_vocab_json_merges),
+        cmocka_unit_test(test_qwen3),
+        cmocka_unit_test(test_llama3_rope),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,184 @@
+/* sign_write.c: making a key-method OpenSSF model signature (spec §6.1) that upstream verifies. */
+#include <limits.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include "sign_internal.h"
+#include "../common/banned.h"
+
+static const char *const default_ignores[] = { ".git", ".gitattributes", ".github", ".gitignore" };
+
+static EVP_PKEY *read_private(const char *path, struct lm_err *err)
+{
+    struct lm_buf b = LM_BUF_INIT(1u << 20);
+    if (lm_read_file(path, 1u << 20, &b, err))
+        return NULL;
+    BIO *bio = BIO_new_mem_buf(b.data, (int)b.len);
+    EVP_PKEY *k = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+    BIO_free(bio);
+    OPENSSL_cleanse(b.data, b.len);
+    lm_buf_release(&b);
+    ERR_clear_error();
+    if (!k) {
+        lm_err_set(err, LM_ECORRUPT, path, LM_NO_OFFSET,
+                   "no unencrypted PEM private key in this file");
+    } else if (!sig_curve_md(k)) {
+        EVP_PKEY_free(k);
+        k = NULL;
+        lm_err_set(err, LM_EUNSUPPORTED, path, LM_NO_OFFSET,
+                   "only EC P-256, P-384 and P-521 keys sign models");
+    }
+    return k;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The statement, laid out as upstream's and tools/oms_sign.py's (2-space indent, this key order). */
+static char *statement(const char *subject, const struct sig_ignore *ig,
+                       const struct sig_res_list *res, char root_hex[65])
+{
+    json_t *ign = json_array(), *rs = json_array();
+    struct lm_sha256 *h = lm_sha256_new();
+    char hex[2 * SIG_DIGEST_MAX + 1];
+    char *out = NULL;
+    if (!ign || !rs || !h)
+        goto out;
+    for (size_t i = 0; i < ig->n; i++)
+        json_array_append_new(ign, json_string(ig->v[i]));
+    for (size_t i = 0; i < res->n; i++) {
+        lm_hex(res->v[i].digest, res->v[i].dlen, hex);
+        lm_sha256_update(h, res->v[i].digest, res->v[i].dlen);
+        json_array_append_new(rs, json_pack("{s:o, s:s, s:s}", "name",
+                                            lm_json_string(res->v[i].name,
+                                                           strlen(res->v[i].name)),
+                                            "algorithm", res->v[i].algo, "digest", hex));
+    }
+    uint8_t d[32];
+    lm_sha256_final(h, d);
+    lm_hex(d, 32, root_hex);
+    json_t *st = json_pack(
+        "{s:s, s:[{s:o, s:{s:s}}], s:s, s:{s:{s:s, s:s, s:b, s:O}, s:O}}",
+        "_type", SIG_STATEMENT_TYPE,
+        "subject", "name", lm_json_string(subject, strlen(subject)), "digest", "sha256", root_hex,
+        "predicateType", SIG_PREDICATE_V1,
+        "predicate", "serialization", "method", "files", "hash_type", "sha256", "allow_symlinks", 0,
+        "ignore_paths", ign, "resources", rs);
+    if (st)
+        out = json_dumps(st, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+    json_decref(st);
+out:
+    json_decref(ign);
+    json_decref(rs);
+    lm_sha256_free(h);
+    return out;
+}
+
+static int sign_pae(EVP_PKEY *k, const char *payload, uint8_t **sig, size_t *slen)
+{
+    size_t n = 0;
+    uint8_t *m = sig_pae(SIG_PAYLOAD_TYPE, (const uint8_t *)payload, strlen(payload), &n);
+    EVP_MD_CTX *c = m ? EVP_MD_CTX_new() : NULL;
+    int ret = -1;
+    *sig = NULL;
+    if (c && EVP_DigestSignInit(c, NULL, sig_curve_md(k), NULL, k) == 1 &&
+        EVP_DigestSign(c, NULL, slen, m, n) == 1 && (*sig = malloc(*slen)) &&
+        EVP_DigestSign(c, *sig, slen, m, n) == 1)
+        ret = 0;
+    EVP_MD_CTX_free(c);
+    free(m);
+    return ret;
+}
+
+int lm_sig_sign_dir(const char *model, const struct lm_sig_sign_opts *o, char hint_out[65],
+                    struct lm_err *err)
+{
+    char out[PATH_MAX], real[PATH_MAX], hint[65];
+    struct stat st;
+    struct sig_ignore ig = { 0 };
+    struct sig_files files = { 0 };
+    struct sig_res_list res = { 0 };
+    struct sig_ser ser = { .shards = false, .hash = "sha256" };
+    EVP_PKEY *k = NULL;
+    char *payload = NULL, *p64 = NULL, *s64 = NULL, *doc = NULL;
+    uint8_t *sig = NULL;
+    size_t slen = 0;
+    json_t *b = NULL;
+    int ret = -1;
+
+    if (stat(model, &st) != 0)
+        return lm_err_errno(err, model, "cannot stat model");
+    bool one_file = S_ISREG(st.st_mode);
+    if (o->out) {
+        snprintf(out, sizeof(out), "%s", o->out);
+    } else if (one_file) {
+        const char *slash = strrchr(model, '/');
+        snprintf(out, sizeof(out), "%.*s/model.sig", slash ? (int)(slash - model) : 1,
+                 slash ? model : ".");
+    } else {
+        snprintf(out, sizeof(out), "%s/model.sig", model);
+    }
+    if (!realpath(model, real))
+        return lm_err_errno(err, model, "cannot resolve");
+    k = read_private(o->key, err);
+    if (!k)
+        goto out;
+    for (size_t i = 0; i < sizeof(default_ignores) / sizeof(default_ignores[0]); i++)
+        if (sig_ignore_add(&ig, default_ignores[i], err))
+            goto out;
+    char rel[PATH_MAX];
+    if (sig_rel_inside(model, out, rel, sizeof(rel)) && sig_ignore_add(&ig, rel, err))
+        goto out;
+    for (size_t i = 0; i < o->n_ignore; i++)
+        if (sig_ignore_user(&ig, model, o->ignore[i], err))
+            goto out;
+    qsort(ig.v, ig.n, sizeof(*ig.v), str_cmp);
+    if (sig_walk(model, &ig, false, &files, err) ||
+        sig_hash_files(files.v, files.n, &ser, &res, err))
+        goto out;
+    char root[65];
+    payload = statement(basename(real), &ig, &res, root);
+    if (!payload || sign_pae(k, payload, &sig, &slen) || sig_key_hint(k, hint)) {
+        lm_err_set(err, LM_EINTERNAL, o->key, LM_NO_OFFSET, "cannot sign with this key");
+        goto out;
+    }
+    p64 = sig_b64_encode((const uint8_t *)payload, strlen(payload));
+    s64 = sig_b64_encode(sig, slen);
+    b = p64 && s64 ? json_pack("{s:s, s:{s:{s:s}, s:[]}, s:{s:s, s:s, s:[{s:s, s:s}]}}",
+                               "mediaType", SIG_BUNDLE_TYPE,
+                               "verificationMaterial", "publicKey", "hint", hint, "tlogEntries",
+                               "dsseEnvelope", "payload", p64, "payloadType", SIG_PAYLOAD_TYPE,
+                               "signatures", "sig", s64, "keyid", "")
+                   : NULL;
+    doc = b ? json_dumps(b, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    if (!doc) {
+        lm_err_set(err, LM_ENOMEM, NULL, LM_NO_OFFSET, "out of memory");
+        goto out;
+    }
+    size_t dl = strlen(doc);
+    doc[dl] = '\n';   /* json_dumps leaves room: its NUL */
+    if (lm_write_file_atomic(out, doc, dl + 1, err))
+        goto out;
+    if (hint_out)
+        snprintf(hint_out, 65, "%s", hint);
+    ret = 0;
+out:
+    free(doc);
+    json_decref(b);
+    free(p64);
+    free(s64);
+    free(sig);
+    free(payload);
+    EVP_PKEY_free(k);
+    sig_res_list_release(&res);
+    sig_files_release(&files);
+    sig_ignore_release(&ig);
+    return ret;
+}
