@@ -118,7 +118,8 @@ static int check_shape(const struct convert *c, const struct st_tensor *t, const
     char have[128], exp[128], q[LM_QUOTE_MAX + 16];
     shape_str(t->shape, t->n_dims, have, sizeof(have));
     shape_str(want, n, exp, sizeof(exp));
-    return lm_err_set(err, LM_ECORRUPT, path, t->file_off, "tensor '%s' has shape %s, config.json implies %s",
+    return lm_err_set(err, LM_ECORRUPT, path, t->file_off,
+                      "tensor '%s' has shape %s, config.json implies %s",
                       lm_quote(t->name, strlen(t->name), q, sizeof(q)), have, exp);
 }
 
@@ -166,8 +167,8 @@ static int plan_source(struct convert *c, const struct hf_tensor *ht, struct lm_
     memset(o, 0, sizeof(*o));
     if (!convert_map_name(c->arch, hf, c->cfg.n_layer, o->name, sizeof(o->name), &row, &is_bias))
         return lm_err_set(err, LM_EUNSUPPORTED, path, t->file_off,
-                          "tensor '%s' has no place in a %s GGUF", lm_quote(t->name, strlen(t->name), q, sizeof(q)),
-                          c->arch->name);
+                          "tensor '%s' has no place in a %s GGUF",
+                          lm_quote(t->name, strlen(t->name), q, sizeof(q)), c->arch->name);
     if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16 && t->dtype != ST_F64)
         return lm_err_set(err, LM_EUNSUPPORTED, path, t->file_off,
                           "tensor '%s' has dtype %s; lm convert reads F32, F16, BF16 and F64",
