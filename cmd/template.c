@@ -83,35 +83,32 @@ static int read_input(const char *path, size_t max, struct lm_buf *b, struct lm_
     }
 }
 
-/* The template text: --file, else the GGUF's tokenizer.chat_template (none: *have = false). */
-static int load_template(const struct opts *o, struct lm_buf *t, bool *have, struct lm_err *err)
-{
-    *have = true;
-    if (o->file)
-        return read_input(o->file, LM_GOTMPL_MAX_SRC * (size_t)64, t, err);
-    char path[4096];
-    struct gguf *g = cmd_open_gguf(o->model, path, sizeof(path), err);
-    if (!g)
-        return -1;
-    const struct gguf_kv *kv = gguf_kv_find(g, "tokenizer.chat_template");
-    struct gguf_str s = { "", 0 };
-    int ret = 0;
-    if (!kv)
-        *have = false;
-    else if (gguf_kv_str(kv, &s))
-        ret = lm_err_set(err, LM_ECORRUPT, path, kv->file_off,
-                         "tokenizer.chat_template is a %s, not a string", gguf_vtype_name(kv->type));
-    t->max = (size_t)s.len;   /* a GGUF string is bounded by its file */
-    if (ret == 0 && lm_buf_add(t, s.p, (size_t)s.len))
-        ret = lm_err_set(err, LM_ENOMEM, path, LM_NO_OFFSET, "out of memory");
-    gguf_close(g);
-    return ret;
-}
-
 static bool ends_with(const char *s, const char *tail)
 {
     size_t n = strlen(s), k = strlen(tail);
     return n >= k && strcmp(s + n - k, tail) == 0;
+}
+
+/* --file (Jinja, or a Go template named *.gotmpl), else MODEL's tokenizer.chat_template. */
+static int make_prompter(const struct opts *o, struct lm_prompter *p, struct lm_err *err)
+{
+    if (o->file) {
+        struct lm_buf t = LM_BUF_INIT(0);
+        int rc = read_input(o->file, MAX_JSON, &t, err);
+        if (rc == 0 && ends_with(o->file, ".gotmpl"))
+            rc = lm_prompter_from_gotmpl(p, t.data, t.len, o->file, err);
+        else if (rc == 0)
+            lm_prompter_from_jinja(p, t.data, t.len);
+        lm_buf_release(&t);
+        return rc;
+    }
+    char path[4096];
+    struct gguf *g = cmd_open_gguf(o->model, path, sizeof(path), err);
+    if (!g)
+        return -1;
+    int rc = lm_prompter_from_gguf(p, g, path, err);
+    gguf_close(g);
+    return rc;
 }
 
 static int print_result(const struct opts *o, const char *family, bool fallback,
@@ -138,47 +135,32 @@ int cmd_template(int argc, char **argv)
     if (parse_args(argc, argv, &o))
         return cmd_usage(usage);
     struct lm_err err = { 0 };
-    struct lm_buf json = LM_BUF_INIT(MAX_JSON), tmpl = LM_BUF_INIT(0);
-    struct lm_buf prompt = LM_BUF_INIT(LM_CHAT_MAX_BYTES);
+    struct lm_buf json = LM_BUF_INIT(MAX_JSON), prompt = LM_BUF_INIT(LM_CHAT_MAX_BYTES);
+    struct lm_prompter pr;
     struct lm_chat chat;
-    struct lm_gotmpl *gt = NULL;
+    memset(&pr, 0, sizeof(pr));
     lm_chat_init(&chat);
     int rc = LM_EXIT_FAIL;
-    bool have;
     if (read_input(o.messages, MAX_JSON, &json, &err) ||
         lm_chat_from_json(&chat, json.data, json.len, o.messages, &err) ||
-        load_template(&o, &tmpl, &have, &err))
+        make_prompter(&o, &pr, &err))
         goto fail;
-    if (o.file && ends_with(o.file, ".gotmpl")) {
-        gt = lm_gotmpl_parse(tmpl.data, tmpl.len, o.file, &err);
-        if (!gt || lm_gotmpl_render(gt, chat.msgs, chat.n, &prompt, &err))
-            goto fail;
-        rc = print_result(&o, "gotmpl", false, &prompt);
-        goto out;
-    }
-    enum lm_chat_family f = have ? lm_chat_detect(tmpl.data, tmpl.len) : LM_CHAT_UNKNOWN;
-    bool fallback = f == LM_CHAT_UNKNOWN;
-    if (fallback) {
-        f = LM_CHAT_FALLBACK;
-        if (!have)
-            lm_warnf("%s has no tokenizer.chat_template; using %s", o.model,
-                     lm_chat_family_name(f));
-        else
-            lm_warnf("chat template not recognised by llama.cpp's built-in formatters; using %s",
-                     lm_chat_family_name(f));
-    }
-    if (lm_chat_render(f, chat.msgs, chat.n, o.add_ass, &prompt, &err))
+    if (pr.no_template)
+        lm_warnf("%s has no tokenizer.chat_template; using %s", o.model, lm_prompter_name(&pr));
+    else if (pr.fallback)
+        lm_warnf("chat template not recognised by llama.cpp's built-in formatters; using %s",
+                 lm_prompter_name(&pr));
+    if (lm_prompter_render(&pr, chat.msgs, chat.n, o.add_ass, &prompt, &err))
         goto fail;
-    rc = print_result(&o, lm_chat_family_name(f), fallback, &prompt);
+    rc = print_result(&o, lm_prompter_name(&pr), pr.fallback, &prompt);
     goto out;
 fail:
     lm_report(&err);
     rc = LM_EXIT_FAIL;
 out:
-    lm_gotmpl_free(gt);
+    lm_prompter_release(&pr);
     lm_chat_release(&chat);
     lm_buf_release(&json);
-    lm_buf_release(&tmpl);
     lm_buf_release(&prompt);
     return rc;
 }

@@ -324,6 +324,52 @@ void lm_gotmpl_free(struct lm_gotmpl *t);                          /* NULL is fi
 int lm_gotmpl_render(const struct lm_gotmpl *t, const struct lm_chat_msg *msgs, size_t n,
                      struct lm_buf *out, struct lm_err *err);
 
+/* ---- making prompts, stop strings -------------------------------------------------------- */
+
+/* A model's way of making a prompt of a chat: its Go template when it has one (a Modelfile
+ * TEMPLATE, Ollama's template layer), else the family of its GGUF's tokenizer.chat_template,
+ * else LM_CHAT_FALLBACK (fallback true: the caller warns once, naming the family). Caller's
+ * storage; release frees the Go template. */
+struct lm_prompter {
+    enum lm_chat_family family;    /* LM_CHAT_UNKNOWN when gotmpl is used */
+    struct lm_gotmpl *gotmpl;      /* owned, or NULL */
+    bool fallback;                 /* no template was recognised */
+    bool no_template;              /* ... because the GGUF has none */
+};
+/* From a GGUF's tokenizer.chat_template (-1 only if that key is not a string; `path` names the
+ * file in errors), from Jinja template text (never fails), or from an Ollama Go template (-1 if
+ * it does not parse; `name` names it in errors). */
+int lm_prompter_from_gguf(struct lm_prompter *p, const struct gguf *g, const char *path,
+                          struct lm_err *err);
+void lm_prompter_from_jinja(struct lm_prompter *p, const char *tmpl, size_t len);
+int lm_prompter_from_gotmpl(struct lm_prompter *p, const char *tmpl, size_t len, const char *name,
+                            struct lm_err *err);
+const char *lm_prompter_name(const struct lm_prompter *p);    /* "chatml", or "gotmpl" */
+/* The prompt for msgs, appended to out; add_ass as lm_chat_render (Go templates always end
+ * with what they end with). */
+int lm_prompter_render(const struct lm_prompter *p, const struct lm_chat_msg *msgs, size_t n,
+                       bool add_ass, struct lm_buf *out, struct lm_err *err);
+void lm_prompter_release(struct lm_prompter *p);
+
+/* Stop strings (PARAMETER stop) while streaming, as Ollama's runner does it: each token's text
+ * is pushed; while the text not yet shown ends with the start of a stop string it is held back,
+ * otherwise it comes out; when it holds a whole stop string (the first of the list that it
+ * holds) generation ends and the text from there on is dropped. Empty strings are ignored.
+ * Caller's storage: init, push..., flush at the end, release. */
+struct lm_stops {
+    char **s;
+    size_t n;
+    struct lm_buf held;
+    bool stopped;
+};
+int lm_stops_init(struct lm_stops *st, const char *const *strs, size_t n, struct lm_err *err);
+/* Appends to out what may be shown; sets st->stopped at a stop string (later pushes add
+ * nothing). */
+int lm_stops_push(struct lm_stops *st, const char *text, size_t len, struct lm_buf *out,
+                  struct lm_err *err);
+int lm_stops_flush(struct lm_stops *st, struct lm_buf *out, struct lm_err *err);
+void lm_stops_release(struct lm_stops *st);
+
 /* ---- Modelfiles (shared/specs/ollama-registry.md §5; Ollama's parser, state for state) ----- */
 
 /* Parameter value types, as Ollama's api.Options types them. */
