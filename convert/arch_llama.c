@@ -61,6 +61,14 @@ static int extra(const struct convert_cfg *c, struct convert_gen *out, size_t *n
     return 0;
 }
 
+/* llama.cpp's LlamaModel.set_vocab: "granite small models" (SmolLM too) add no BOS. */
+static int after_vocab(const struct convert_cfg *c, struct convert_meta *m, struct lm_err *err)
+{
+    if (c->vocab_size == 49152)
+        return convert_meta_bool(m, "tokenizer.ggml.add_bos_token", false, err);
+    return 0;
+}
+
 const struct convert_arch convert_arch_llama = {
     .name = "llama",
     .hf_names = hf_names,
@@ -69,4 +77,5 @@ const struct convert_arch convert_arch_llama = {
     .params = params,
     .extra = extra,
     .add_space_prefix_key = true,
+    .after_vocab = after_vocab,
 };

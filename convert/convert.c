@@ -277,7 +277,9 @@ static int stage_meta(struct convert *c, const struct convert_opts *o, struct lm
     if (c->arch->add_space_prefix_key && json_is_boolean(asp) &&
         convert_meta_bool(m, "tokenizer.ggml.add_space_prefix", json_is_true(asp), err))
         return -1;
-    return convert_vocab_put(&c->vocab, c->dir, &c->cfg, m, err);
+    if (convert_vocab_put(&c->vocab, c->dir, &c->cfg, m, err))
+        return -1;
+    return c->arch->after_vocab ? c->arch->after_vocab(&c->cfg, m, err) : 0;
 }
 
 static int build_writer(struct convert *c, struct lm_err *err)

@@ -159,6 +159,8 @@ struct convert_arch {
     int (*extra)(const struct convert_cfg *c, struct convert_gen *out, size_t *n_out,
                  struct lm_err *err);
     bool add_space_prefix_key;           /* llama: tokenizer_config add_prefix_space -> key */
+    /* Tokenizer keys set after the vocabulary (llama: no BOS for 49152-token vocabularies). */
+    int (*after_vocab)(const struct convert_cfg *c, struct convert_meta *m, struct lm_err *err);
 };
 extern const struct convert_arch convert_arch_llama, convert_arch_qwen2, convert_arch_qwen3;
 const struct convert_arch *convert_arch_find(const char *hf_arch);   /* NULL if unsupported */

@@ -894,6 +894,51 @@ static void test_qwen3(void **state)
     gguf_close(g);
 }
 
+/* llama.cpp turns BOS off for Llama checkpoints with 49152-token vocabularies (SmolLM, granite
+ * small), after tokenizer_config.json turned it on: the key keeps its place. */
+static void test_llama_49152(void **state)
+{
+    (void)state;
+    char dir[2048], path[4096], src[4096];
+    snprintf(dir, sizeof(dir), "%.1000s/smol", tmp);
+    assert_int_equal(lm_mkdirs(dir, NULL), 0);
+    static const struct syn_tensor t[] = {
+        { "lm_head.weight", { 49152, 32 } },
+        { "model.embed_tokens.weight", { 49152, 32 } },
+        { "model.norm.weight", { 32, 0 } },
+        { "model.layers.0.input_layernorm.weight", { 32, 0 } },
+        { "model.layers.0.post_attention_layernorm.weight", { 32, 0 } },
+        { "model.layers.0.self_attn.q_proj.weight", { 32, 32 } },
+        { "model.layers.0.self_attn.k_proj.weight", { 16, 32 } },
+        { "model.layers.0.self_attn.v_proj.weight", { 16, 32 } },
+        { "model.layers.0.self_attn.o_proj.weight", { 32, 32 } },
+        { "model.layers.0.mlp.gate_proj.weight", { 64, 32 } },
+        { "model.layers.0.mlp.up_proj.weight", { 64, 32 } },
+        { "model.layers.0.mlp.down_proj.weight", { 32, 64 } },
+    };
+    snprintf(path, sizeof(path), "%s/model.safetensors", dir);
+    write_safetensors(path, t, sizeof(t) / sizeof(t[0]));
+    write_text(dir, "config.json",
+               "{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":32,"
+               "\"intermediate_size\":64,\"num_hidden_layers\":1,\"num_attention_heads\":2,"
+               "\"num_key_value_heads\":1,\"vocab_size\":49152,\"rms_norm_eps\":1e-05}");
+    write_text(dir, "tokenizer_config.json", "{\"add_bos_token\":true,\"add_eos_token\":false}");
+    const char *lm_src = getenv("LM_SRC");
+    snprintf(src, sizeof(src), "%s/models/demo/tokenizer.model", lm_src ? lm_src : ".");
+    snprintf(path, sizeof(path), "%s/tokenizer.model", dir);
+    copy_file(src, path);
+    snprintf(path, sizeof(path), "%s/smol.gguf", tmp);
+    struct gguf *g = convert_dir(dir, path);
+    bool b = true;
+    assert_int_equal(gguf_kv_bool(gguf_kv_find(g, "tokenizer.ggml.add_bos_token"), &b), 0);
+    assert_false(b);
+    const struct gguf_kv *last = gguf_kv_at(g, gguf_n_kv(g) - 1);
+    assert_memory_equal(last->key.p, "tokenizer.ggml.add_eos_token", last->key.len);
+    assert_int_equal(kv_u64(g, "llama.vocab_size"), 49152);
+    assert_int_equal(kv_u64(g, "llama.rope.dimension_count"), 16);
+    gguf_close(g);
+}
+
 /* Llama 3.1's rope scaling adds rope_freqs.weight first and no rope.scaling keys; q/k rows are
  * permuted. */
 static void test_llama3_rope(void **state)
@@ -962,6 +1007,7 @@ int main(void)
         cmocka_unit_test(test_bpe_pre),
         cmocka_unit_test(test_vocab_json_merges),
         cmocka_unit_test(test_qwen3),
+        cmocka_unit_test(test_llama_49152),
         cmocka_unit_test(test_llama3_rope),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
