@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +35,7 @@ static const char run_usage[] =
     "  --seed N              random seed; the same seed gives the same text (default: random)\n"
     "  --kv-type f16|f32     KV cache element type (default f16, as llama.cpp)\n"
     "  --raw                 use the prompt as it is: special-token text stays text\n"
+    "  --ignore-eos          do not stop at end-of-generation tokens (benchmarks)\n"
     "  --logits-out FILE     write the logits of every prompt position to FILE as\n"
     "                        little-endian f32 [n_tokens][n_vocab]; then generate only with -n\n"
     "  --verbose             print load time and prompt and generation speed to stderr\n";
@@ -42,7 +44,7 @@ struct run_opts {
     const char *model, *prompt, *logits_out;
     int64_t n_predict;           /* -1: no limit */
     uint32_t threads, n_ctx;
-    bool raw, verbose, seed_set;
+    bool raw, verbose, seed_set, ignore_eos;
     enum lm_kv_type kv_type;
     struct lm_sampler_params sp;
 };
@@ -105,6 +107,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
         }
         if (strcmp(a, "--raw") == 0) { o->raw = true; continue; }
         if (strcmp(a, "--verbose") == 0) { o->verbose = true; continue; }
+        if (strcmp(a, "--ignore-eos") == 0) { o->ignore_eos = true; continue; }
         char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
         if (eq) {
             *eq = 0;
@@ -211,6 +214,9 @@ static void print_timing(const struct timing *t)
     fprintf(stderr, "eval count:           %u token(s)\n", t->n_gen);
     fprintf(stderr, "eval duration:        %.3fs\n", gd);
     fprintf(stderr, "eval rate:            %.2f tokens/s\n", gd > 0 ? t->n_gen / gd : 0.0);
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        fprintf(stderr, "peak memory:          %.1f MiB\n", ru.ru_maxrss / 1024.0);
 }
 
 /* Sample, print and feed back tokens until end of generation, -n, or a full context. */
@@ -223,7 +229,7 @@ static int generate(const struct run_opts *o, struct lm_ctx *c, const struct lm_
     lm_detok_init(&d, tok, false);
     for (int64_t i = 0; o->n_predict < 0 || i < o->n_predict; i++) {
         int32_t next = lm_sampler_sample(s, lm_ctx_logits(c, NULL));
-        if (lm_tokenizer_is_eog(tok, next))
+        if (!o->ignore_eos && lm_tokenizer_is_eog(tok, next))
             break;
         out.len = 0;
         if (lm_detok_push(&d, next, &out, err) < 0)

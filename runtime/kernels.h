@@ -34,7 +34,7 @@ typedef void (*rt_quant_fn)(const float *x, void *y, int n);
 
 struct rt_kernels {
     rt_dot_fn dot[LM_TYPE_COUNT];       /* by weight type */
-    rt_dotn_fn dotn[LM_TYPE_COUNT];     /* by weight type; NULL: loop over dot */
+    rt_dotn_fn dotn[LM_TYPE_COUNT];     /* by weight type, for 2+ tokens; NULL: loop over dot */
     rt_quant_fn quant[LM_TYPE_COUNT];   /* by activation type: F32 (copy), F16, BF16, Q8_0, Q8_1, Q8_K */
     /* Attention helpers. y += x*v with y in f16 rounds y to f16 each call, as ggml's flash
      * attention accumulates V in f16 when the cache is f16. */

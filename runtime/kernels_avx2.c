@@ -8,64 +8,8 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "kernels_x86.h"
 #include "../common/banned.h"
-
-/* ---- helpers (ggml-cpu/arch/x86/quants.c) ------------------------------------------------ */
-
-static inline float hsum_float_8(__m256 x)
-{
-    __m128 r = _mm256_extractf128_ps(x, 1);
-    r = _mm_add_ps(r, _mm256_castps256_ps128(x));
-    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-    r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    return _mm_cvtss_f32(r);
-}
-
-static inline int hsum_i32_8(__m256i a)
-{
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
-    s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
-    return _mm_cvtsi128_si32(s);
-}
-
-static inline float f16(uint16_t h)
-{
-    return _cvtsh_ss(h);
-}
-
-/* Low nibbles of 16 bytes, then their high nibbles: elements 0..31 of a Q4/Q5 block. */
-static inline __m256i nibbles_32(const uint8_t *p)
-{
-    __m128i t = _mm_loadu_si128((const __m128i *)p);
-    __m256i b = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
-    return _mm256_and_si256(b, _mm256_set1_epi8(0x0F));
-}
-
-/* Byte j is 0xFF where bit j of the 32-bit word is set. */
-static inline __m256i bits_32(const uint8_t *p)
-{
-    uint32_t x;
-    memcpy(&x, p, 4);
-    const __m256i shuf = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
-                                           0x0101010101010101, 0x0000000000000000);
-    __m256i b = _mm256_shuffle_epi8(_mm256_set1_epi32((int)x), shuf);
-    b = _mm256_or_si256(b, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
-    return _mm256_cmpeq_epi8(b, _mm256_set1_epi64x(-1));
-}
-
-/* Lane l: sum of x[4l..4l+3] * y[4l..4l+3] for signed bytes, as float. */
-static inline __m256i mul_sum_i8_pairs(__m256i x, __m256i y)
-{
-    __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
-    return _mm256_madd_epi16(_mm256_set1_epi16(1), p);
-}
-
-/* The same with x unsigned (0..31). */
-static inline __m256i mul_sum_us8_pairs(__m256i x, __m256i y)
-{
-    return _mm256_madd_epi16(_mm256_set1_epi16(1), _mm256_maddubs_epi16(x, y));
-}
 
 /* ---- activations ------------------------------------------------------------------------- */
 
@@ -168,47 +112,22 @@ static void quant_f16(const float *x, void *vy, int n)
 
 /* ---- 32-element blocks ------------------------------------------------------------------- */
 
-static float dot_q8_0(int n, const void *w, const void *a)
+static inline __m256 block_token(__m256i ax, __m256i qx, float d, const uint8_t *a, int b,
+                                 __m256 acc)
 {
-    const struct block_q8_0 *x = w, *y = a;
-    __m256 acc = _mm256_setzero_ps();
-    for (int i = 0; i < n / RT_QK; i++) {
-        __m256 d = _mm256_set1_ps(f16(x[i].d) * f16(y[i].d));
-        __m256i q = mul_sum_i8_pairs(_mm256_loadu_si256((const __m256i *)x[i].qs),
-                                     _mm256_loadu_si256((const __m256i *)y[i].qs));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q), acc);
-    }
-    return hsum_float_8(acc);
+    const struct block_q8_0 *y = (const struct block_q8_0 *)(const void *)a + b;
+    __m256 dd = _mm256_set1_ps(d * f16(y->d));
+    __m256i y8 = _mm256_loadu_si256((const __m256i *)y->qs);
+    __m256i q = _mm256_madd_epi16(_mm256_set1_epi16(1),
+                                  _mm256_maddubs_epi16(ax, _mm256_sign_epi8(y8, qx)));
+    return _mm256_fmadd_ps(dd, _mm256_cvtepi32_ps(q), acc);
 }
 
-static float dot_q4_0(int n, const void *w, const void *a)
-{
-    const struct block_q4_0 *x = w;
-    const struct block_q8_0 *y = a;
-    __m256 acc = _mm256_setzero_ps();
-    for (int i = 0; i < n / RT_QK; i++) {
-        __m256 d = _mm256_set1_ps(f16(x[i].d) * f16(y[i].d));
-        __m256i qx = _mm256_sub_epi8(nibbles_32(x[i].qs), _mm256_set1_epi8(8));
-        __m256i q = mul_sum_i8_pairs(qx, _mm256_loadu_si256((const __m256i *)y[i].qs));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q), acc);
-    }
-    return hsum_float_8(acc);
-}
-
-static float dot_q5_0(int n, const void *w, const void *a)
-{
-    const struct block_q5_0 *x = w;
-    const struct block_q8_0 *y = a;
-    __m256 acc = _mm256_setzero_ps();
-    for (int i = 0; i < n / RT_QK; i++) {
-        __m256 d = _mm256_set1_ps(f16(x[i].d) * f16(y[i].d));
-        __m256i hi = _mm256_andnot_si256(bits_32(x[i].qh), _mm256_set1_epi8((char)0xF0));
-        __m256i qx = _mm256_or_si256(nibbles_32(x[i].qs), hi);   /* q - 16 as int8 */
-        __m256i q = mul_sum_i8_pairs(qx, _mm256_loadu_si256((const __m256i *)y[i].qs));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q), acc);
-    }
-    return hsum_float_8(acc);
-}
+SMALL_DOTN(q8_0, _mm256_loadu_si256((const __m256i *)x[i].qs))
+SMALL_DOTN(q4_0, _mm256_sub_epi8(nibbles_32(x[i].qs), _mm256_set1_epi8(8)))
+SMALL_DOTN(q5_0, _mm256_or_si256(nibbles_32(x[i].qs),
+                                 _mm256_andnot_si256(bits_32(x[i].qh), _mm256_set1_epi8((char)0xF0))))
+#undef SMALL_DOTN
 
 /* Q4_1 and Q5_1 (qh NULL for Q4_1): unsigned codes, plus the min term through Q8_1's s. */
 static inline float dot_x_1(int n, const void *w, const void *a, bool q5)
@@ -234,164 +153,9 @@ static inline float dot_x_1(int n, const void *w, const void *a, bool q5)
 static float dot_q4_1(int n, const void *w, const void *a) { return dot_x_1(n, w, a, false); }
 static float dot_q5_1(int n, const void *w, const void *a) { return dot_x_1(n, w, a, true); }
 
-/* ---- K-quants: exact integer sums, the reference's float epilogue ------------------------ */
+/* ---- K-quants (struct ksb and the unpackers: kernels_x86.h) ------------------------------ */
 
-/* A super-block unpacked for the integer dot: 8 chunks of 32 unsigned codes (0..63), the scale
- * of each chunk's two groups of 16 (int16, low and high half of sc[k]), the 16 group scales and
- * mins as int16, and the bias the codes carry (Q3_K 4, Q6_K 32), so that
- *   isum = sum_k (q_k . y_k) * sc_k - bias * sum_g sc_g * bsums_g,   msum = sum_g mn_g * bsums_g
- * equal the reference's integer sums exactly. */
-struct ksb {
-    __m256i q[8];
-    __m256i sc[8];
-    __m256i sc16, mn16;
-    int bias;
-    float d, dmin;
-};
-
-static inline float kfinish(float d, float dmin, const struct rt_q8_K *y, int isum, int msum)
-{
-    return d * y->d * (float)isum - dmin * y->d * (float)msum;
-}
-
-static inline float ksb_dot(const struct ksb *b, const struct rt_q8_K *y)
-{
-    __m256i acc = _mm256_setzero_si256();
-    for (int k = 0; k < 8; k++) {
-        __m256i p = _mm256_maddubs_epi16(b->q[k], _mm256_loadu_si256((const __m256i *)(y->qs + 32 * k)));
-        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, b->sc[k]));
-    }
-    __m256i bs = _mm256_loadu_si256((const __m256i *)y->bsums);
-    int isum = hsum_i32_8(acc), msum = hsum_i32_8(_mm256_madd_epi16(bs, b->mn16));
-    if (b->bias)
-        isum -= b->bias * hsum_i32_8(_mm256_madd_epi16(bs, b->sc16));
-    return kfinish(b->d, b->dmin, y, isum, msum);
-}
-
-static inline __m256i pair_scale(int lo, int hi)
-{
-    return _mm256_set_m128i(_mm_set1_epi16((short)hi), _mm_set1_epi16((short)lo));
-}
-
-/* Q4_K/Q5_K scales and mins (quant-formats.md §5.1) as bytes sc[0..7], mn[0..7]. */
-static inline void scale_min_k4(const uint8_t s[12], uint8_t out[16])
-{
-    uint32_t u[4];
-    memcpy(u, s, 12);
-    u[3] = ((u[2] >> 4) & 0x0f0f0f0f) | (((u[1] >> 6) & 0x03030303) << 4);
-    uint32_t m = u[1] & 0x3f3f3f3f;
-    u[1] = (u[2] & 0x0f0f0f0f) | (((u[0] >> 6) & 0x03030303) << 4);
-    u[2] = m;
-    u[0] &= 0x3f3f3f3f;
-    memcpy(out, u, 16);
-}
-
-/* 8 bytes b0..b7 to 16 int16 b0 b0 b1 b1 ... (one value per group of 16). */
-static inline __m256i per_group(const uint8_t b[8])
-{
-    __m128i v = _mm_loadl_epi64((const __m128i *)b);
-    return _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(v, v));
-}
-
-/* Q4_K and Q5_K (qh NULL for Q4_K). */
-static inline void unpack_q45_K(uint16_t d, uint16_t dmin, const uint8_t scales[12],
-                                const uint8_t *qs, const uint8_t *qh, struct ksb *b)
-{
-    uint8_t sm[16];
-    scale_min_k4(scales, sm);
-    const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
-    __m256i h = qh ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
-    for (int c = 0; c < 4; c++) {
-        __m256i bits = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
-        b->q[2 * c] = _mm256_and_si256(bits, m4);
-        b->q[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
-        if (qh) {
-            __m256i h0 = _mm256_and_si256(_mm256_srli_epi16(h, 2 * c), one);
-            __m256i h1 = _mm256_and_si256(_mm256_srli_epi16(h, 2 * c + 1), one);
-            b->q[2 * c] = _mm256_or_si256(b->q[2 * c], _mm256_slli_epi16(h0, 4));
-            b->q[2 * c + 1] = _mm256_or_si256(b->q[2 * c + 1], _mm256_slli_epi16(h1, 4));
-        }
-    }
-    for (int k = 0; k < 8; k++)
-        b->sc[k] = _mm256_set1_epi16(sm[k]);
-    b->mn16 = per_group(sm + 8);
-    b->sc16 = _mm256_setzero_si256();
-    b->bias = 0;
-    b->d = f16(d);
-    b->dmin = f16(dmin);
-}
-
-static inline void unpack_q6_K(const struct block_q6_K *x, struct ksb *b)
-{
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
-    for (int h = 0; h < 2; h++) {
-        __m256i l0 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h));
-        __m256i l1 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h + 32));
-        __m256i qh = _mm256_loadu_si256((const __m256i *)(x->qh + 32 * h));
-        b->q[4 * h] = _mm256_or_si256(_mm256_and_si256(l0, m4),
-                                      _mm256_slli_epi16(_mm256_and_si256(qh, m2), 4));
-        b->q[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
-                                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m2), 4));
-        b->q[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m2), 4));
-        b->q[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m2), 4));
-    }
-    for (int k = 0; k < 8; k++)
-        b->sc[k] = pair_scale(x->scales[2 * k], x->scales[2 * k + 1]);
-    b->sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x->scales));
-    b->mn16 = _mm256_setzero_si256();
-    b->bias = 32;
-    b->d = f16(x->d);
-    b->dmin = 0.0f;
-}
-
-static inline void unpack_q3_K(const struct block_q3_K *x, struct ksb *b)
-{
-    const uint8_t *s = x->scales;
-    int16_t sc[16];
-    for (int g = 0; g < 16; g++) {
-        int low = g < 8 ? s[g] & 0x0F : s[g - 8] >> 4;
-        sc[g] = (int16_t)((low | ((s[8 + g % 4] >> (2 * (g / 4))) & 3) << 4) - 32);
-    }
-    const __m256i m2 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
-    __m256i hm = _mm256_loadu_si256((const __m256i *)x->hmask);
-    for (int h = 0; h < 2; h++) {
-        __m256i qs = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * h));
-        for (int j = 0; j < 4; j++) {
-            __m256i low = _mm256_and_si256(_mm256_srli_epi16(qs, 2 * j), m2);
-            __m256i high = _mm256_and_si256(_mm256_srli_epi16(hm, 4 * h + j), one);
-            b->q[4 * h + j] = _mm256_or_si256(low, _mm256_slli_epi16(high, 2));   /* q + 4 */
-        }
-    }
-    for (int k = 0; k < 8; k++)
-        b->sc[k] = pair_scale(sc[2 * k], sc[2 * k + 1]);
-    b->sc16 = _mm256_loadu_si256((const __m256i *)sc);
-    b->mn16 = _mm256_setzero_si256();
-    b->bias = 4;
-    b->d = f16(x->d);
-    b->dmin = 0.0f;
-}
-
-static inline void unpack_q2_K(const struct block_q2_K *x, struct ksb *b)
-{
-    const __m256i m2 = _mm256_set1_epi8(3);
-    for (int h = 0; h < 2; h++) {
-        __m256i qs = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * h));
-        for (int j = 0; j < 4; j++)
-            b->q[4 * h + j] = _mm256_and_si256(_mm256_srli_epi16(qs, 2 * j), m2);
-    }
-    for (int k = 0; k < 8; k++)
-        b->sc[k] = pair_scale(x->scales[2 * k] & 0x0F, x->scales[2 * k + 1] & 0x0F);
-    __m256i s16 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)x->scales));
-    b->mn16 = _mm256_srli_epi16(s16, 4);
-    b->sc16 = _mm256_setzero_si256();
-    b->bias = 0;
-    b->d = f16(x->d);
-    b->dmin = f16(x->dmin);
-}
-
-/* One weight row against nt activation rows (a_stride bytes apart): every super-block is
+/* One weight row against 2+ activation rows (a_stride bytes apart): every super-block is
  * unpacked once for all of them. */
 #define KDOTN(T, UNPACK)                                                                         \
     static void dotn_##T(int n, const void *w, const void *a, size_t a_stride, int nt,           \
@@ -407,7 +171,9 @@ static inline void unpack_q2_K(const struct block_q2_K *x, struct ksb *b)
                 out[t] += ksb_dot(&b, (const struct rt_q8_K *)(const void *)                     \
                                           ((const uint8_t *)a + t * a_stride) + i);               \
         }                                                                                        \
-    }                                                                                            \
+    }
+/* One token through the same unpack (the types without a fused one-token dot below). */
+#define KDOT1(T)                                                                                 \
     static float dot_##T(int n, const void *w, const void *a)                                    \
     {                                                                                            \
         float r;                                                                                 \
@@ -420,7 +186,94 @@ KDOTN(q3_K, unpack_q3_K(&x[i], &b))
 KDOTN(q4_K, unpack_q45_K(x[i].d, x[i].dmin, x[i].scales, x[i].qs, NULL, &b))
 KDOTN(q5_K, unpack_q45_K(x[i].d, x[i].dmin, x[i].scales, x[i].qs, x[i].qh, &b))
 KDOTN(q6_K, unpack_q6_K(&x[i], &b))
+KDOT1(q2_K)
+KDOT1(q3_K)
+KDOT1(q5_K)
 #undef KDOTN
+#undef KDOT1
+
+/* Q4_K and Q6_K dominate Q4_K_M models, so their one-token dots (decoding) unpack on the fly
+ * instead of through struct ksb; the same integer sums, the same epilogue. */
+static inline int hsum3(__m256i acc, __m256i m, __m256i s, int *msum, int *ssum)
+{
+    __m256i h = _mm256_hadd_epi32(acc, m);
+    __m256i h2 = _mm256_hadd_epi32(h, _mm256_hadd_epi32(s, s));
+    __m128i r = _mm_add_epi32(_mm256_castsi256_si128(h2), _mm256_extracti128_si256(h2, 1));
+    *msum = _mm_extract_epi32(r, 1);
+    *ssum = _mm_extract_epi32(r, 2);
+    return _mm_cvtsi128_si32(r);
+}
+
+static float dot_q4_K(int n, const void *w, const void *a)
+{
+    const struct block_q4_K *x = w;
+    const struct rt_q8_K *y = a;
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    float sum = 0.0f;
+    for (int i = 0; i < n / RT_QK_K; i++) {
+        uint8_t sm[16];
+        scale_min_k4(x[i].scales, sm);
+        __m256i acc0 = _mm256_setzero_si256(), acc1 = acc0;
+        for (int c = 0; c < 4; c++) {
+            __m256i bits = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * c));
+            __m256i p0 = _mm256_maddubs_epi16(_mm256_and_si256(bits, m4),
+                                              _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * c)));
+            __m256i p1 = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(bits, 4), m4),
+                                              _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * c + 32)));
+            acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(p0, _mm256_set1_epi16(sm[2 * c])));
+            acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(p1, _mm256_set1_epi16(sm[2 * c + 1])));
+        }
+        __m256i bs = _mm256_loadu_si256((const __m256i *)y[i].bsums);
+        int msum, unused;
+        int isum = hsum3(_mm256_add_epi32(acc0, acc1), _mm256_madd_epi16(bs, per_group(sm + 8)),
+                         _mm256_setzero_si256(), &msum, &unused);
+        sum += kfinish(f16(x[i].d), f16(x[i].dmin), &y[i], isum, msum);
+    }
+    return sum;
+}
+
+static float dot_q6_K(int n, const void *w, const void *a)
+{
+    const struct block_q6_K *x = w;
+    const struct rt_q8_K *y = a;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
+    float sum = 0.0f;
+    for (int i = 0; i < n / RT_QK_K; i++) {
+        const int8_t *sc = x[i].scales;
+        __m256i acc0 = _mm256_setzero_si256(), acc1 = acc0;
+        for (int h = 0; h < 2; h++) {
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * h));
+            __m256i l1 = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * h + 32));
+            __m256i qh = _mm256_loadu_si256((const __m256i *)(x[i].qh + 32 * h));
+            __m256i q0 = _mm256_or_si256(_mm256_and_si256(l0, m4),
+                                         _mm256_slli_epi16(_mm256_and_si256(qh, m2), 4));
+            __m256i q1 = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                         _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m2), 4));
+            __m256i q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                         _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m2), 4));
+            __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                         _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m2), 4));
+            const int8_t *yq = y[i].qs + 128 * h;
+            const int8_t *s8 = sc + 8 * h;
+            acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(_mm256_maddubs_epi16(q0,
+                       _mm256_loadu_si256((const __m256i *)yq)), pair_scale(s8[0], s8[1])));
+            acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(_mm256_maddubs_epi16(q1,
+                       _mm256_loadu_si256((const __m256i *)(yq + 32))), pair_scale(s8[2], s8[3])));
+            acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(_mm256_maddubs_epi16(q2,
+                       _mm256_loadu_si256((const __m256i *)(yq + 64))), pair_scale(s8[4], s8[5])));
+            acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(_mm256_maddubs_epi16(q3,
+                       _mm256_loadu_si256((const __m256i *)(yq + 96))), pair_scale(s8[6], s8[7])));
+        }
+        __m256i bs = _mm256_loadu_si256((const __m256i *)y[i].bsums);
+        __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
+        int unused, ssum;
+        int isum = hsum3(_mm256_add_epi32(acc0, acc1), _mm256_setzero_si256(),
+                         _mm256_madd_epi16(bs, sc16), &unused, &ssum);
+        sum += kfinish(f16(x[i].d), 0.0f, &y[i], isum - 32 * ssum, 0);
+    }
+    return sum;
+}
+
 
 /* ---- float dots (4 accumulators of 8 lanes, GGML_F32x8_REDUCE, double tail) -------------- */
 
@@ -556,6 +409,7 @@ const struct rt_kernels rt_kernels_avx2 = {
         [LM_TYPE_Q6_K] = dot_q6_K,
     },
     .dotn = {
+        [LM_TYPE_Q8_0] = dotn_q8_0, [LM_TYPE_Q4_0] = dotn_q4_0, [LM_TYPE_Q5_0] = dotn_q5_0,
         [LM_TYPE_Q2_K] = dotn_q2_K, [LM_TYPE_Q3_K] = dotn_q3_K, [LM_TYPE_Q4_K] = dotn_q4_K,
         [LM_TYPE_Q5_K] = dotn_q5_K, [LM_TYPE_Q6_K] = dotn_q6_K,
     },

@@ -73,7 +73,7 @@ static void dot_task(void *arg, int ith, int nth)
             int nt = j->nb - t < TOKENS_PER_DOT ? (int)(j->nb - t) : TOKENS_PER_DOT;
             for (uint32_t r = r0; r < r1; r++) {
                 float out[TOKENS_PER_DOT];
-                if (dotn) {
+                if (dotn && nt > 1) {
                     dotn((int)j->cols, w->data + r * row_bytes, a, stride, nt, out);
                 } else {
                     for (int k = 0; k < nt; k++)
@@ -158,7 +158,7 @@ int lm_matmul(int level, uint32_t wtype, const void *w, size_t rows, size_t cols
         for (size_t r = 0; r < rows; r++) {
             const uint8_t *wr = (const uint8_t *)w + r * row_bytes, *at = a + t * stride;
             float out[TOKENS_PER_DOT];
-            if (k->dotn[wtype]) {
+            if (k->dotn[wtype] && nt > 1) {
                 k->dotn[wtype]((int)cols, wr, at, stride, nt, out);
             } else {
                 for (int i = 0; i < nt; i++)

@@ -306,7 +306,7 @@ static void write_qwen3(const char *path, uint32_t q_norm_len, bool drop_k_norm)
     struct gguf_writer *w = gguf_writer_new();
     const uint32_t E = 32, HD = 16, H = 4, KV = 2, FF = 64, V = 8;
     struct gguf_str toks[8];
-    char tb[8][4];
+    char tb[8][16];
     for (int i = 0; i < 8; i++) {
         snprintf(tb[i], sizeof(tb[i]), "t%d", i);
         toks[i].p = tb[i];

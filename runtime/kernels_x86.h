@@ -1,0 +1,275 @@
+/* kernels_x86.h: AVX2 helpers and the K-quant unpackers shared by kernels_avx2.c and
+ * kernels_avx512.c (private to runtime/; include only from files built with at least
+ * -mavx2 -mfma -mf16c). */
+#ifndef LM_RUNTIME_KERNELS_X86_H
+#define LM_RUNTIME_KERNELS_X86_H
+
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels.h"
+
+/* ---- helpers (ggml-cpu/arch/x86/quants.c) ------------------------------------------------ */
+
+static inline float hsum_float_8(__m256 x)
+{
+    __m128 r = _mm256_extractf128_ps(x, 1);
+    r = _mm_add_ps(r, _mm256_castps256_ps128(x));
+    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+    r = _mm_add_ss(r, _mm_movehdup_ps(r));
+    return _mm_cvtss_f32(r);
+}
+
+static inline int hsum_i32_8(__m256i a)
+{
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+    s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(s);
+}
+
+static inline float f16(uint16_t h)
+{
+    return _cvtsh_ss(h);
+}
+
+/* Low nibbles of 16 bytes, then their high nibbles: elements 0..31 of a Q4/Q5 block. */
+static inline __m256i nibbles_32(const uint8_t *p)
+{
+    __m128i t = _mm_loadu_si128((const __m128i *)p);
+    __m256i b = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
+    return _mm256_and_si256(b, _mm256_set1_epi8(0x0F));
+}
+
+/* Byte j is 0xFF where bit j of the 32-bit word is set. */
+static inline __m256i bits_32(const uint8_t *p)
+{
+    uint32_t x;
+    memcpy(&x, p, 4);
+    const __m256i shuf = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
+                                           0x0101010101010101, 0x0000000000000000);
+    __m256i b = _mm256_shuffle_epi8(_mm256_set1_epi32((int)x), shuf);
+    b = _mm256_or_si256(b, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
+    return _mm256_cmpeq_epi8(b, _mm256_set1_epi64x(-1));
+}
+
+/* Lane l: sum of x[4l..4l+3] * y[4l..4l+3] for signed bytes, as float. */
+static inline __m256i mul_sum_i8_pairs(__m256i x, __m256i y)
+{
+    __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+    return _mm256_madd_epi16(_mm256_set1_epi16(1), p);
+}
+
+/* The same with x unsigned (0..31). */
+static inline __m256i mul_sum_us8_pairs(__m256i x, __m256i y)
+{
+    return _mm256_madd_epi16(_mm256_set1_epi16(1), _mm256_maddubs_epi16(x, y));
+}
+
+/* ---- K-quants: exact integer sums, the reference's float epilogue ------------------------ */
+
+/* A super-block unpacked for the integer dot: 8 chunks of 32 unsigned codes (0..63), the scale
+ * of each chunk's two groups of 16 (int16, low and high half of sc[k]), the 16 group scales and
+ * mins as int16, and the bias the codes carry (Q3_K 4, Q6_K 32), so that
+ *   isum = sum_k (q_k . y_k) * sc_k - bias * sum_g sc_g * bsums_g,   msum = sum_g mn_g * bsums_g
+ * equal the reference's integer sums exactly. */
+struct ksb {
+    __m256i q[8];
+    __m256i sc[8];
+    __m256i sc16, mn16;
+    int bias;
+    float d, dmin;
+};
+
+static inline float kfinish(float d, float dmin, const struct rt_q8_K *y, int isum, int msum)
+{
+    return d * y->d * (float)isum - dmin * y->d * (float)msum;
+}
+
+static inline float ksb_dot(const struct ksb *b, const struct rt_q8_K *y)
+{
+    __m256i acc0 = _mm256_setzero_si256(), acc1 = acc0;
+#define K2(k)                                                                                   \
+    acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(_mm256_maddubs_epi16(b->q[k],               \
+                            _mm256_loadu_si256((const __m256i *)(y->qs + 32 * (k)))), b->sc[k])); \
+    acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(_mm256_maddubs_epi16(b->q[(k) + 1],         \
+                            _mm256_loadu_si256((const __m256i *)(y->qs + 32 * (k) + 32))), b->sc[(k) + 1]))
+    K2(0); K2(2); K2(4); K2(6);
+#undef K2
+    __m256i bs = _mm256_loadu_si256((const __m256i *)y->bsums);
+    /* One reduction for all three sums: lanes 0, 1, 2 of the result. */
+    __m256i m = _mm256_madd_epi16(bs, b->mn16), s = _mm256_madd_epi16(bs, b->sc16);
+    __m256i h = _mm256_hadd_epi32(_mm256_add_epi32(acc0, acc1), m);   /* a01 a23 m01 m23 | ... */
+    __m256i h2 = _mm256_hadd_epi32(h, _mm256_hadd_epi32(s, s));          /* a m s s | a m s s */
+    __m128i r = _mm_add_epi32(_mm256_castsi256_si128(h2), _mm256_extracti128_si256(h2, 1));
+    int isum = _mm_cvtsi128_si32(r), msum = _mm_extract_epi32(r, 1);
+    if (b->bias)
+        isum -= b->bias * _mm_extract_epi32(r, 2);
+    return kfinish(b->d, b->dmin, y, isum, msum);
+}
+
+static inline __m256i pair_scale(int lo, int hi)
+{
+    return _mm256_set_m128i(_mm_set1_epi16((short)hi), _mm_set1_epi16((short)lo));
+}
+
+/* Q4_K/Q5_K scales and mins (quant-formats.md §5.1) as bytes sc[0..7], mn[0..7]. */
+static inline void scale_min_k4(const uint8_t s[12], uint8_t out[16])
+{
+    uint32_t u[4];
+    memcpy(u, s, 12);
+    u[3] = ((u[2] >> 4) & 0x0f0f0f0f) | (((u[1] >> 6) & 0x03030303) << 4);
+    uint32_t m = u[1] & 0x3f3f3f3f;
+    u[1] = (u[2] & 0x0f0f0f0f) | (((u[0] >> 6) & 0x03030303) << 4);
+    u[2] = m;
+    u[0] &= 0x3f3f3f3f;
+    memcpy(out, u, 16);
+}
+
+/* 8 bytes b0..b7 to 16 int16 b0 b0 b1 b1 ... (one value per group of 16). */
+static inline __m256i per_group(const uint8_t b[8])
+{
+    __m128i v = _mm_loadl_epi64((const __m128i *)b);
+    return _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(v, v));
+}
+
+/* Q4_K and Q5_K (qh NULL for Q4_K). */
+static inline void unpack_q45_K(uint16_t d, uint16_t dmin, const uint8_t scales[12],
+                                const uint8_t *qs, const uint8_t *qh, struct ksb *b)
+{
+    uint8_t sm[16];
+    scale_min_k4(scales, sm);
+    const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+    __m256i h = qh ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
+    for (int c = 0; c < 4; c++) {
+        __m256i bits = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
+        b->q[2 * c] = _mm256_and_si256(bits, m4);
+        b->q[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+        if (qh) {
+            __m256i h0 = _mm256_and_si256(_mm256_srli_epi16(h, 2 * c), one);
+            __m256i h1 = _mm256_and_si256(_mm256_srli_epi16(h, 2 * c + 1), one);
+            b->q[2 * c] = _mm256_or_si256(b->q[2 * c], _mm256_slli_epi16(h0, 4));
+            b->q[2 * c + 1] = _mm256_or_si256(b->q[2 * c + 1], _mm256_slli_epi16(h1, 4));
+        }
+    }
+    for (int k = 0; k < 8; k++)
+        b->sc[k] = _mm256_set1_epi16(sm[k]);
+    b->mn16 = per_group(sm + 8);
+    b->sc16 = _mm256_setzero_si256();
+    b->bias = 0;
+    b->d = f16(d);
+    b->dmin = f16(dmin);
+}
+
+static inline void unpack_q6_K(const struct block_q6_K *x, struct ksb *b)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
+    for (int h = 0; h < 2; h++) {
+        __m256i l0 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h));
+        __m256i l1 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h + 32));
+        __m256i qh = _mm256_loadu_si256((const __m256i *)(x->qh + 32 * h));
+        b->q[4 * h] = _mm256_or_si256(_mm256_and_si256(l0, m4),
+                                      _mm256_slli_epi16(_mm256_and_si256(qh, m2), 4));
+        b->q[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m2), 4));
+        b->q[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m2), 4));
+        b->q[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m2), 4));
+    }
+    for (int k = 0; k < 8; k++)
+        b->sc[k] = pair_scale(x->scales[2 * k], x->scales[2 * k + 1]);
+    b->sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x->scales));
+    b->mn16 = _mm256_setzero_si256();
+    b->bias = 32;
+    b->d = f16(x->d);
+    b->dmin = 0.0f;
+}
+
+static inline void unpack_q3_K(const struct block_q3_K *x, struct ksb *b)
+{
+    const uint8_t *s = x->scales;
+    int16_t sc[16];
+    for (int g = 0; g < 16; g++) {
+        int low = g < 8 ? s[g] & 0x0F : s[g - 8] >> 4;
+        sc[g] = (int16_t)((low | ((s[8 + g % 4] >> (2 * (g / 4))) & 3) << 4) - 32);
+    }
+    const __m256i m2 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+    __m256i hm = _mm256_loadu_si256((const __m256i *)x->hmask);
+    for (int h = 0; h < 2; h++) {
+        __m256i qs = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * h));
+        for (int j = 0; j < 4; j++) {
+            __m256i low = _mm256_and_si256(_mm256_srli_epi16(qs, 2 * j), m2);
+            __m256i high = _mm256_and_si256(_mm256_srli_epi16(hm, 4 * h + j), one);
+            b->q[4 * h + j] = _mm256_or_si256(low, _mm256_slli_epi16(high, 2));   /* q + 4 */
+        }
+    }
+    for (int k = 0; k < 8; k++)
+        b->sc[k] = pair_scale(sc[2 * k], sc[2 * k + 1]);
+    b->sc16 = _mm256_loadu_si256((const __m256i *)sc);
+    b->mn16 = _mm256_setzero_si256();
+    b->bias = 4;
+    b->d = f16(x->d);
+    b->dmin = 0.0f;
+}
+
+static inline void unpack_q2_K(const struct block_q2_K *x, struct ksb *b)
+{
+    const __m256i m2 = _mm256_set1_epi8(3);
+    for (int h = 0; h < 2; h++) {
+        __m256i qs = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * h));
+        for (int j = 0; j < 4; j++)
+            b->q[4 * h + j] = _mm256_and_si256(_mm256_srli_epi16(qs, 2 * j), m2);
+    }
+    for (int k = 0; k < 8; k++)
+        b->sc[k] = pair_scale(x->scales[2 * k] & 0x0F, x->scales[2 * k + 1] & 0x0F);
+    __m256i s16 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)x->scales));
+    b->mn16 = _mm256_srli_epi16(s16, 4);
+    b->sc16 = _mm256_setzero_si256();
+    b->bias = 0;
+    b->d = f16(x->d);
+    b->dmin = f16(x->dmin);
+}
+
+/* ---- 32-element blocks ------------------------------------------------------------------- */
+
+/* Q8_0, Q4_0, Q5_0 against Q8_0: one token, or exactly 4 (each weight block decoded once for
+ * all four), accumulators in registers. The including file defines block_token(ax, qx, d, a, b,
+ * acc): acc += d * d_b * the 8 lane sums of block b of activation row a. */
+#define SMALL_DOTN(T, CODES)                                                                    \
+    static float dot_##T(int n, const void *w, const void *a)                                   \
+    {                                                                                           \
+        const struct block_##T *x = w;                                                          \
+        __m256 acc = _mm256_setzero_ps();                                                       \
+        for (int i = 0; i < n / RT_QK; i++) {                                                   \
+            __m256i qx = CODES;                                                                 \
+            acc = block_token(_mm256_sign_epi8(qx, qx), qx, f16(x[i].d), a, i, acc);            \
+        }                                                                                       \
+        return hsum_float_8(acc);                                                               \
+    }                                                                                           \
+    static void dotn_##T(int n, const void *w, const void *a, size_t a_stride, int nt,          \
+                         float *out)                                                            \
+    {                                                                                           \
+        const struct block_##T *x = w;                                                          \
+        const uint8_t *a8 = a;                                                                  \
+        if (nt != 4) {                                                                          \
+            for (int t = 0; t < nt; t++)                                                        \
+                out[t] = dot_##T(n, w, a8 + t * a_stride);                                      \
+            return;                                                                             \
+        }                                                                                       \
+        __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;                             \
+        for (int i = 0; i < n / RT_QK; i++) {                                                   \
+            __m256i qx = CODES, ax = _mm256_sign_epi8(qx, qx);                                  \
+            float d = f16(x[i].d);                                                              \
+            c0 = block_token(ax, qx, d, a8, i, c0);                                             \
+            c1 = block_token(ax, qx, d, a8 + a_stride, i, c1);                                  \
+            c2 = block_token(ax, qx, d, a8 + 2 * a_stride, i, c2);                              \
+            c3 = block_token(ax, qx, d, a8 + 3 * a_stride, i, c3);                              \
+        }                                                                                       \
+        out[0] = hsum_float_8(c0);                                                              \
+        out[1] = hsum_float_8(c1);                                                              \
+        out[2] = hsum_float_8(c2);                                                              \
+        out[3] = hsum_float_8(c3);                                                              \
+    }
+
+#endif

@@ -1,0 +1,60 @@
+#!/bin/sh
+# bench-run.sh: `lm run` speed on Llama-shaped ~1.1B models with random weights (TinyLlama's
+# shape), quantized to Q8_0 and Q4_K_M: prompt processing of 512 tokens, generation of 128, on
+# BENCH_THREADS threads (default 2), and peak RSS. When LLAMA_BENCH names a llama-bench binary
+# it runs on the same files with the same settings and the ratios lm / llama.cpp are printed.
+#
+#   BENCH_DIR     where the models are made and kept (default $TMPDIR/lm-bench; ~3.4 GB)
+#   BENCH_LAYERS  layers (default 22; fewer for a quick look)
+set -eu
+cd "$(dirname "$0")/.."
+dir=${BENCH_DIR:-${TMPDIR:-/tmp}/lm-bench}
+threads=${BENCH_THREADS:-2}
+layers=${BENCH_LAYERS:-22}
+mkdir -p "$dir"
+[ -f build/liblm.a ] || make lm >/dev/null
+cc -O2 -std=gnu11 -pthread -o build/bench-model scripts/bench-model.c build/liblm.a \
+    $(pkg-config --libs libcrypto jansson) -lm
+
+f16="$dir/llama-1.1b-${layers}l-F16.gguf"
+if [ ! -f "$f16" ]; then
+    echo "making $f16 (random weights)"
+    build/bench-model "$f16" "$layers"
+fi
+for q in Q8_0 Q4_K_M; do
+    out="$dir/llama-1.1b-${layers}l-$q.gguf"
+    [ -f "$out" ] || ./lm quantize --quiet "$f16" "$out" "$q"
+done
+
+# 510 letters: BOS, "▁" and 510 times "a" = 512 tokens with bench-model's vocabulary.
+prompt=$(printf '%510s' '' | tr ' ' a)
+rate() { sed -n "s/^$1: *\([0-9.]*\).*/\1/p" "$2"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+
+printf '%-8s %9s %12s %12s %10s' type size "pp512 t/s" "tg128 t/s" "peak RSS"
+[ -n "${LLAMA_BENCH:-}" ] && printf ' %14s %14s %8s %8s' "llama.cpp pp" "llama.cpp tg" "pp ratio" "tg ratio"
+printf '\n'
+for q in Q8_0 Q4_K_M; do
+    m="$dir/llama-1.1b-${layers}l-$q.gguf"
+    log="$dir/run-$q.log"
+    /usr/bin/time -f 'rss %M' ./lm run --raw --verbose --ignore-eos --temperature 0 -t "$threads" \
+        --ctx 1024 -n 128 "$m" "$prompt" >/dev/null 2>"$log"
+    pp=$(rate "prompt eval rate" "$log")
+    tg=$(rate "eval rate" "$log")
+    n=$(sed -n 's/^prompt eval count: *\([0-9]*\).*/\1/p' "$log")
+    [ "$n" = 512 ] || echo "warning: the prompt was $n tokens, not 512" >&2
+    rss=$(sed -n 's/^rss \([0-9]*\)/\1/p' "$log")
+    size=$(du -m "$m" | cut -f1)
+    printf '%-8s %6s MB %12s %12s %7s MB' "$q" "$size" "$pp" "$tg" "$((rss / 1024))"
+    if [ -n "${LLAMA_BENCH:-}" ]; then
+        csv="$dir/llama-bench-$q.csv"
+        "$LLAMA_BENCH" -m "$m" -p 512 -n 128 -t "$threads" -o csv >"$csv" 2>/dev/null
+        lpp=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
+                       $h["\"n_prompt\""] == "\"512\"" { gsub(/"/, "", $h["\"avg_ts\""]); print $h["\"avg_ts\""] }' "$csv")
+        ltg=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
+                       $h["\"n_gen\""] == "\"128\"" { gsub(/"/, "", $h["\"avg_ts\""]); print $h["\"avg_ts\""] }' "$csv")
+        printf ' %14s %14s %8s %8s' "$lpp" "$ltg" "$(ratio "$pp" "$lpp")" "$(ratio "$tg" "$ltg")"
+    fi
+    printf '\n'
+done
+echo "($threads threads, $layers layers, kernels: $(sed -n 's/^kernels: *\([a-z0-9]*\).*/\1/p' "$log"))"
