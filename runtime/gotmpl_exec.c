@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "gotmpl_int.h"
 #include "../common/banned.h"
@@ -494,8 +495,24 @@ static struct val eval_pipe(struct ex *x, const struct gt_pipe *p, struct val do
 
 static const char *const fnames[GF_COUNT] = {
     "and", "or", "not", "eq", "ne", "lt", "le", "gt", "ge", "len", "index", "slice", "print",
-    "printf", "println", "json",
+    "printf", "println", "json", "currentDate", "yesterdayDate", "toTypeScriptType",
 };
+
+/* Ollama's currentDate / yesterdayDate: the local date, the format argument ignored. */
+static struct val date(struct ex *x, uint32_t at, const struct val *a, size_t n, int days_back)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i].k != V_STR)
+            efail(x, at, "wrong type for value; expected string; got %s", type_name(&a[i]));
+    time_t now = time(NULL) - (time_t)days_back * 86400;
+    struct tm tm;
+    struct sbuf b = { NULL, 0, 0 };
+    char d[32];
+    if (!localtime_r(&now, &tm) || !strftime(d, sizeof(d), "%Y-%m-%d", &tm))
+        efail(x, at, "cannot read the clock");
+    sb_str(x, at, &b, d);
+    return str(b.p, b.n);
+}
 
 static struct val eval_arg(struct ex *x, const struct gt_arg *a, struct val dot, bool any_type)
 {
@@ -544,7 +561,8 @@ static struct val call(struct ex *x, const struct gt_cmd *c, struct val dot, con
         }
         return v;
     }
-    bool any = f == GF_PRINT || f == GF_PRINTF || f == GF_PRINTLN || f == GF_JSON;
+    bool any = f == GF_PRINT || f == GF_PRINTF || f == GF_PRINTLN || f == GF_JSON ||
+               f == GF_TO_TS_TYPE;
     struct val a[MAX_ARGS];
     for (size_t i = 0; i + 1 < c->n; i++)
         a[i] = eval_arg(x, c->args[i + 1], dot, any);
@@ -596,6 +614,11 @@ static struct val call(struct ex *x, const struct gt_cmd *c, struct val dot, con
         json_value(x, at, &b, &a[0]);
         return str(b.p, b.n);
     }
+    case GF_CURRENT_DATE: case GF_YESTERDAY_DATE:
+        return date(x, at, a, n, f == GF_YESTERDAY_DATE);
+    case GF_TO_TS_TYPE:
+        arity(x, at, f, n, 1, false);
+        return str("any", 3);   /* only tool parameters reach it, and lm passes no tools */
     case GF_AND: case GF_OR: case GF_COUNT:
         break;
     }

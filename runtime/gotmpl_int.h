@@ -8,10 +8,13 @@
 /* Nodes, as text/template/parse has them. Every node lives in the template's arena. */
 enum gt_node_kind { GT_LIST, GT_TEXT, GT_ACTION, GT_IF, GT_RANGE, GT_WITH, GT_BREAK, GT_CONTINUE };
 
-/* Functions a command may call; nothing else is callable. */
+/* Functions a command may call; nothing else is callable. text/template's builtins, then
+ * Ollama's own: json, currentDate and yesterdayDate (YYYY-MM-DD, local time), toTypeScriptType
+ * (only inside tool definitions, which lm never has). */
 enum gt_func {
     GF_AND, GF_OR, GF_NOT, GF_EQ, GF_NE, GF_LT, GF_LE, GF_GT, GF_GE, GF_LEN, GF_INDEX,
-    GF_SLICE, GF_PRINT, GF_PRINTF, GF_PRINTLN, GF_JSON, GF_COUNT,
+    GF_SLICE, GF_PRINT, GF_PRINTF, GF_PRINTLN, GF_JSON, GF_CURRENT_DATE, GF_YESTERDAY_DATE,
+    GF_TO_TS_TYPE, GF_COUNT,
 };
 
 enum gt_arg_kind {

@@ -410,7 +410,8 @@ static const char *const func_names[GF_COUNT] = {
     [GF_AND] = "and", [GF_OR] = "or", [GF_NOT] = "not", [GF_EQ] = "eq", [GF_NE] = "ne",
     [GF_LT] = "lt", [GF_LE] = "le", [GF_GT] = "gt", [GF_GE] = "ge", [GF_LEN] = "len",
     [GF_INDEX] = "index", [GF_SLICE] = "slice", [GF_PRINT] = "print", [GF_PRINTF] = "printf",
-    [GF_PRINTLN] = "println", [GF_JSON] = "json",
+    [GF_PRINTLN] = "println", [GF_JSON] = "json", [GF_CURRENT_DATE] = "currentDate",
+    [GF_YESTERDAY_DATE] = "yesterdayDate", [GF_TO_TS_TYPE] = "toTypeScriptType",
 };
 
 static struct gt_pipe *pipeline(struct parser *p, const char *context, enum tk end);

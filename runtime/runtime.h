@@ -303,8 +303,9 @@ int lm_chat_render(enum lm_chat_family f, const struct lm_chat_msg *msgs, size_t
 /* Syntax: text, {{ pipeline }}, {{- / -}} trimming, comments, if / else if / else,
  * range (with $i, $x := and else), with, break, continue, variables ($x := / $x = / $ / $.X),
  * fields (.A.B), parentheses, "|" pipes, string / raw string / int / bool / nil literals.
- * Functions: and or not eq ne lt le gt ge len index slice print printf (verbs %s %d %v %q %%)
- * json. Nothing else: no define/template/block, no method calls, no outside access.
+ * Functions: and or not eq ne lt le gt ge len index slice print printf (verbs %s %d %v %q %t %%)
+ * println, and Ollama's json currentDate yesterdayDate toTypeScriptType. Nothing else: no
+ * define/template/block, no method calls, no outside access.
  * Data: .System .Prompt .Response .Messages (each .Role .Content) .Tools (empty) .Think (false),
  * as Ollama gives them. Limits: */
 #define LM_GOTMPL_MAX_SRC (1u << 20)     /* bytes of template text */

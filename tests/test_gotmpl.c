@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "../runtime/runtime.h"
@@ -104,6 +105,30 @@ static void test_messages_mode(void **state)
     expect("{{ json (index .Messages 0) }}{{ json \"<a&b>\" }}{{ json .Tools }}", A,
            "{\"role\":\"system\",\"content\":\"S\"}\"\\u003ca\\u0026b\\u003e\"null");
     expect("{{ range 3 }}{{ . }}{{ end }}{{ len .Messages }}", A, "0124");
+}
+
+/* Ollama's date functions give the local date; the test accepts a midnight in between. */
+static void test_dates(void **state)
+{
+    (void)state;
+    char before[16], after[16], yday[16];
+    time_t t = time(NULL), y = t - 86400;
+    strftime(before, sizeof(before), "%Y-%m-%d", localtime(&t));
+    strftime(yday, sizeof(yday), "%Y-%m-%d", localtime(&y));
+    struct lm_err err;
+    char *got = render("{{ currentDate }}|{{ currentDate \"2006\" }}|{{ yesterdayDate }}", B,
+                       1 << 10, &err);
+    assert_non_null(got);
+    t = time(NULL);
+    strftime(after, sizeof(after), "%Y-%m-%d", localtime(&t));
+    char want1[64], want2[64];
+    snprintf(want1, sizeof(want1), "%s|%s|%s", before, before, yday);
+    snprintf(want2, sizeof(want2), "%s|%s|%s", after, after, before);
+    if (strcmp(got, want1) != 0 && strcmp(got, want2) != 0)
+        fail_msg("got %s, want %s", got, want1);
+    free(got);
+    expect_err("{{ currentDate 1 }}", A, 3, "line 1: wrong type for value; expected string; got int");
+    expect("{{ range .Tools }}{{ toTypeScriptType . }}{{ end }}{{ len .Messages }}", A, "4");
 }
 
 static void test_syntax(void **state)
@@ -296,6 +321,7 @@ int main(void)
     static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_messages_mode),
         cmocka_unit_test(test_syntax),
+        cmocka_unit_test(test_dates),
         cmocka_unit_test(test_legacy_mode),
         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_exec_errors),
