@@ -144,17 +144,18 @@ static int print_result(const char *model, const struct lm_sig_result *r, bool j
     lm_quote(model, strlen(model), q, sizeof(q));
     lm_quote(r->signer, strlen(r->signer), s, sizeof(s));
     lm_quote(r->issuer, strlen(r->issuer), i, sizeof(i));
+    const char *pl = r->n_files == 1 ? "" : "s";
     switch (r->method) {
     case LM_SIG_KEY:
-        printf("%s: signature verified, %zu files, key %s\n", q, r->n_files, s);
+        printf("%s: signature verified, %zu file%s, key %s\n", q, r->n_files, pl, s);
         break;
     case LM_SIG_CERT:
-        printf("%s: signature verified, %zu files, certificate %s issued by %s at %s\n", q,
-               r->n_files, s, i, when);
+        printf("%s: signature verified, %zu file%s, certificate %s issued by %s at %s\n", q,
+               r->n_files, pl, s, i, when);
         break;
     case LM_SIG_SIGSTORE:
-        printf("%s: signature verified, %zu files, signed by %s via %s at %s\n", q, r->n_files,
-               s, i, when);
+        printf("%s: signature verified, %zu file%s, signed by %s via %s at %s\n", q,
+               r->n_files, pl, s, i, when);
         break;
     case LM_SIG_NONE:
         break;
