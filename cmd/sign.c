@@ -110,6 +110,14 @@ static int verify_store_model(const char *name, struct lm_sig_opts *o, struct lm
         goto out;
     }
     ret = lm_sig_verify_files(f, m->n_layers, o, r, err);
+    /* Name blobs the way the user knows them: NAME/FILE, not blobs/sha256/... */
+    for (size_t i = 0; ret && i < m->n_layers; i++) {
+        if (strcmp(err->path, m->layers[i].blob) == 0) {
+            char p[sizeof(err->path)];
+            snprintf(p, sizeof(p), "%s/%s", m->display, m->layers[i].path);
+            snprintf(err->path, sizeof(err->path), "%s", p);
+        }
+    }
 out:
     free(f);
     lm_model_free(m);
