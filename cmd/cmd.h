@@ -15,6 +15,7 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);
 int cmd_template(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_pull(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 /* store commands (cmd/store.c) */
 int cmd_import(int argc, char **argv);
