@@ -1,0 +1,85 @@
+#!/bin/sh
+# bench-bundle: `lm export` and `lm import` of a bundle of a 2 GiB store against
+# `tar -cf - | zstd -T2 -3` and `zstd -d | tar -xf -` of the same blob files. lm's import hashes
+# every blob, checks it against the bundle manifest and fsyncs it; the pipe does none of that, so
+# the pipe is also timed with a `sync` after it. Goal: lm at least as fast in both directions.
+# Env: LM (default ./lm), BENCH_GIB (default 2), BENCH_SHARDS (default 8), LEVEL (lm's zstd
+# level, default lm's), TMPDIR (where the stores and bundles go).
+set -eu
+cd "$(dirname "$0")/.."
+LM=${LM:-./lm}
+LM=$(cd "$(dirname "$LM")" && pwd)/$(basename "$LM")
+gib=${BENCH_GIB:-2}
+shards=${BENCH_SHARDS:-8}
+work=$(mktemp -d "${TMPDIR:-/tmp}/lm-bench-bundle.XXXXXX")
+trap 'rm -rf "$work"' EXIT INT TERM
+export LM_HOME="$work/home"
+
+# A checkpoint of $shards safetensors files, one U8 tensor each. Half the shards are
+# pseudo-random bytes (AES-CTR of zeros: like quantized blocks, incompressible); the other half
+# put a zero byte before each random byte, which zstd shrinks by about half (a stand-in for f16/bf16
+# tensors, whose exponent bytes compress).
+per=$((gib * 1024 * 1024 * 1024 / shards))
+src=$work/model
+mkdir -p "$src"
+echo '{"architectures": ["Bench"], "model_type": "bench"}' > "$src/config.json"
+map=
+i=1
+while [ $i -le "$shards" ]; do
+    f=$(printf 'model-%05d-of-%05d.safetensors' $i "$shards")
+    hdr=$(printf '{"w%d":{"dtype":"U8","shape":[%d],"data_offsets":[0,%d]}}' $i $per $per)
+    while [ $(( ${#hdr} % 8 )) -ne 0 ]; do hdr="$hdr "; done
+    { printf "$(printf '\\%03o' $(( ${#hdr} & 255 )) $(( (${#hdr} >> 8) & 255 )) 0 0 0 0 0 0)"
+      printf '%s' "$hdr"
+      if [ $((i % 2)) -eq 1 ]; then
+          head -c "$per" /dev/zero | openssl enc -aes-128-ctr -nosalt -pass pass:lm-bench$i 2>/dev/null
+      else
+          head -c $((per / 2)) /dev/zero | openssl enc -aes-128-ctr -nosalt -pass pass:lm-bench$i \
+              2>/dev/null | perl -e 'binmode STDIN; binmode STDOUT;
+                  while (read(STDIN, $b, 1 << 20)) { print pack("n*", unpack("C*", $b)) }'
+      fi
+    } > "$src/$f"
+    map="$map${map:+,}\"w$i\":\"$f\""
+    i=$((i + 1))
+done
+echo "{\"metadata\":{},\"weight_map\":{$map}}" > "$src/model.safetensors.index.json"
+"$LM" import "$src" --as bench > /dev/null
+rm -rf "$src"
+blobs=$LM_HOME/blobs/sha256
+bytes=$(du -sb "$blobs" | cut -f1)
+cat "$blobs"/* > /dev/null   # warm the page cache
+
+now() { date +%s.%N; }
+best() {   # best wall time of 3 runs of "$@" (run through sh -c), after PREP
+    b=
+    for _ in 1 2 3; do
+        sh -c "$PREP"
+        t0=$(now)
+        sh -c "$1" > /dev/null
+        t1=$(now)
+        b=$(echo "$t1 $t0 ${b:-1e9}" | awk '{ t = $1 - $2; print (t < $3 ? t : $3) }')
+    done
+    echo "$b"
+}
+lvl=${LEVEL:+--level $LEVEL}
+PREP="rm -f '$work/b.tar.zst'"
+t_ex=$(best "'$LM' export bench -o '$work/b.tar.zst' $lvl")
+PREP="rm -f '$work/t.tar.zst'"
+t_tc=$(best "tar -cf - -C '$blobs' . | zstd -q -T2 -3 -o '$work/t.tar.zst'")
+s_lm=$(stat -c %s "$work/b.tar.zst")
+s_tz=$(stat -c %s "$work/t.tar.zst")
+PREP="rm -rf '$work/h2'"
+t_im=$(best "LM_HOME='$work/h2' '$LM' import '$work/b.tar.zst'")
+PREP="rm -rf '$work/x'; mkdir '$work/x'"
+t_tx=$(best "zstd -q -d -c '$work/t.tar.zst' | tar -xf - -C '$work/x'")
+t_txs=$(best "zstd -q -d -c '$work/t.tar.zst' | tar -xf - -C '$work/x' && sync")
+LM_HOME="$work/h2" "$LM" verify > /dev/null || { echo "bench-bundle: verify failed" >&2; exit 1; }
+awk -v b="$bytes" -v ex="$t_ex" -v tc="$t_tc" -v im="$t_im" -v tx="$t_tx" -v txs="$t_txs" \
+    -v sl="$s_lm" -v st="$s_tz" -v c="$(nproc)" 'BEGIN {
+    printf "store: %.2f GiB in %s shards (half incompressible, half 2:1); %d CPUs\n", b / 2^30, "'"$shards"'", c
+    printf "export  lm export:                 %6.2f s  %5.2f GB/s  bundle %.3f of the blobs\n", ex, b / ex / 1e9, sl / b
+    printf "        tar -cf - | zstd -T2 -3:   %6.2f s  %5.2f GB/s  bundle %.3f   lm is %.2fx\n", tc, b / tc / 1e9, st / b, tc / ex
+    printf "import  lm import (hash, check, fsync): %6.2f s  %5.2f GB/s\n", im, b / im / 1e9
+    printf "        zstd -d | tar -xf -:       %6.2f s  %5.2f GB/s   lm is %.2fx\n", tx, b / tx / 1e9, tx / im
+    printf "        zstd -d | tar -xf -; sync: %6.2f s  %5.2f GB/s   lm is %.2fx\n", txs, b / txs / 1e9, txs / im
+}'
