@@ -86,16 +86,20 @@ int lm_stops_init(struct lm_stops *st, const char *const *strs, size_t n, struct
     return 0;
 }
 
-/* Does the held text end with the first k bytes of some stop string? */
-static bool ends_with_a_start(const struct lm_stops *st)
+/* The longest end of the held text that is the start of some stop string: a stop string found
+ * later begins there, so what comes before it can be shown now. */
+static size_t start_of_a_stop(const struct lm_stops *st)
 {
+    size_t best = 0;
     for (size_t i = 0; i < st->n; i++) {
         size_t len = strlen(st->s[i]);
-        for (size_t k = 1; k <= len && k <= st->held.len; k++)
-            if (memcmp(st->held.data + st->held.len - k, st->s[i], k) == 0)
-                return true;
+        for (size_t k = len - 1 < st->held.len ? len - 1 : st->held.len; k > best; k--)
+            if (memcmp(st->held.data + st->held.len - k, st->s[i], k) == 0) {
+                best = k;
+                break;
+            }
     }
-    return false;
+    return best;
 }
 
 int lm_stops_push(struct lm_stops *st, const char *text, size_t len, struct lm_buf *out,
@@ -114,7 +118,15 @@ int lm_stops_push(struct lm_stops *st, const char *text, size_t len, struct lm_b
             return lm_stops_flush(st, out, err);
         }
     }
-    return ends_with_a_start(st) ? 0 : lm_stops_flush(st, out, err);
+    /* Ollama holds all pending text while its end may start a stop string; holding only that
+     * end shows the same text sooner and keeps held text short. */
+    size_t keep = start_of_a_stop(st), show = st->held.len - keep;
+    if (show && lm_buf_add(out, st->held.data, show))
+        return lm_err_set(err, LM_EUNSUPPORTED, NULL, LM_NO_OFFSET,
+                          "output is longer than %zu bytes", out->max);
+    memmove(st->held.data, st->held.data + show, keep);
+    st->held.len = keep;
+    return 0;
 }
 
 int lm_stops_flush(struct lm_stops *st, struct lm_buf *out, struct lm_err *err)

@@ -108,6 +108,13 @@ static void step(struct ex *x, uint32_t at)
         efail(x, at, "template ran more than %d steps", LM_GOTMPL_MAX_STEPS);
 }
 
+/* Comparing long strings costs a step per 64 bytes, so a loop of them is bounded in time too. */
+static void charge(struct ex *x, uint32_t at, size_t bytes)
+{
+    x->steps += bytes / 64;
+    step(x, at);
+}
+
 static void emit(struct ex *x, uint32_t at, const char *s, size_t n)
 {
     if (lm_buf_add(x->out, s, n))
@@ -404,7 +411,9 @@ static bool equal(struct ex *x, uint32_t at, const struct val *a, const struct v
     case V_NONE: return true;
     case V_BOOL: return a->b == b->b;
     case V_INT: return a->i == b->i;
-    case V_STR: return a->n == b->n && memcmp(a->s, b->s, a->n) == 0;
+    case V_STR:
+        charge(x, at, a->n < b->n ? a->n : b->n);
+        return a->n == b->n && memcmp(a->s, b->s, a->n) == 0;
     case V_MSG: return a->m == b->m;
     case V_LIST: case V_ROOT:
         break;
@@ -422,6 +431,7 @@ static bool less(struct ex *x, uint32_t at, const char *fn, const struct val *a,
         return a->i < b->i;
     if (a->k == V_STR) {
         size_t n = a->n < b->n ? a->n : b->n;
+        charge(x, at, n);
         int c = memcmp(a->s, b->s, n);
         return c < 0 || (c == 0 && a->n < b->n);
     }

@@ -142,6 +142,7 @@ struct cmd {
 struct lexer {
     const char *path;
     struct lm_buf b;    /* the text of the current state */
+    size_t lead, tail;  /* b without its leading and trailing " \t\r\n": [lead, tail) */
     struct cmd cur;
     struct cmd *cmds;
     size_t n, cap;
@@ -164,18 +165,23 @@ static int add_rune(struct lexer *l, uint32_t r)
     if (lm_buf_add(&l->b, e, n))
         return mf_fail(l->err, l->path, l->line, "value is longer than %u bytes",
                        LM_MODELFILE_MAX);
+    if (!(r == ' ' || r == '\t' || r == '\r' || r == '\n')) {
+        /* kept as the text grows, so a value is never rescanned (a long value would make that
+         * quadratic) */
+        if (l->tail == 0)
+            l->lead = l->b.len - n;
+        l->tail = l->b.len;
+    }
     return 0;
 }
 
 /* Ollama's unquote of the trimmed value: """...""" or "..." (no escapes), else as it is.
- * false while a quoted value is still open. */
-static bool unquote(const char *s, size_t n, size_t *a, size_t *z)
+ * false while a quoted value is still open; [*a, *z) is the value in l->b. */
+static bool unquote(const struct lexer *l, size_t *a, size_t *z)
 {
-    while (n && s[0] && strchr(" \t\r\n", s[0]))
-        s++, n--, (*a)++;
-    while (n && s[n - 1] && strchr(" \t\r\n", s[n - 1]))
-        n--;
-    *z = *a + n;
+    const char *s = l->b.data ? l->b.data + l->lead : "";
+    size_t n = l->tail - l->lead;
+    *a = l->lead, *z = l->tail;
     if (n >= 3 && memcmp(s, "\"\"\"", 3) == 0) {
         if (n < 6 || memcmp(s + n - 3, "\"\"\"", 3) != 0)
             return false;
@@ -292,7 +298,7 @@ static int feed(struct lexer *l, enum state *st, uint32_t r)
             /* A space or a line end ends the value only once its quotes are closed; spaces
              * never do (they are trimmed at the ends). */
             size_t a = 0, z = 0;
-            if (!unquote(s, n, &a, &z) || sp)
+            if (!unquote(l, &a, &z) || sp)
                 return add_rune(l, r);
             if (finish_value(l, a, z))
                 return -1;
@@ -302,6 +308,7 @@ static int feed(struct lexer *l, enum state *st, uint32_t r)
             break;
         }
         l->b.len = 0;
+        l->lead = l->tail = 0;
         *st = next;
     }
     /* Ollama keeps printable runes only: other controls (and odd spaces) vanish. */
@@ -341,9 +348,10 @@ static int lex_file(struct lexer *l, const char *text, size_t len)
         return 0;
     case S_VALUE: {
         size_t a = 0, z = 0;
-        if (!unquote(name, l->b.len, &a, &z))
+        if (!unquote(l, &a, &z))
             return mf_fail(l->err, l->path, l->value_line, "unexpected end of file in a %s value",
-                           l->b.len >= 3 && memcmp(name + a, "\"\"\"", 3) == 0 ? "\"\"\"" : "\"");
+                           l->tail - l->lead >= 3 && memcmp(name + a, "\"\"\"", 3) == 0
+                           ? "\"\"\"" : "\"");
         return finish_value(l, a, z);
     }
     case S_NAME:

@@ -310,7 +310,7 @@ int lm_chat_render(enum lm_chat_family f, const struct lm_chat_msg *msgs, size_t
  * as Ollama gives them. Limits: */
 #define LM_GOTMPL_MAX_SRC (1u << 20)     /* bytes of template text */
 #define LM_GOTMPL_MAX_DEPTH 100          /* nested blocks and parentheses */
-#define LM_GOTMPL_MAX_STEPS 1000000      /* nodes evaluated in one render */
+#define LM_GOTMPL_MAX_STEPS 10000000     /* nodes evaluated (and 64-byte compares) per render */
 
 struct lm_gotmpl;                        /* a parsed template; immutable, any thread */
 /* Errors: path = name, offset = byte in the template, message "line N: what". NULL on error. */
@@ -352,11 +352,11 @@ int lm_prompter_render(const struct lm_prompter *p, const struct lm_chat_msg *ms
                        bool add_ass, struct lm_buf *out, struct lm_err *err);
 void lm_prompter_release(struct lm_prompter *p);
 
-/* Stop strings (PARAMETER stop) while streaming, as Ollama's runner does it: each token's text
- * is pushed; while the text not yet shown ends with the start of a stop string it is held back,
- * otherwise it comes out; when it holds a whole stop string (the first of the list that it
- * holds) generation ends and the text from there on is dropped. Empty strings are ignored.
- * Caller's storage: init, push..., flush at the end, release. */
+/* Stop strings (PARAMETER stop) while streaming, cutting the text as Ollama's runner does: each
+ * token's text is pushed; an end of it that may start a stop string is held back, the rest comes
+ * out; when the text holds a whole stop string (the first of the list that it holds) generation
+ * ends and the text from there on is dropped. Empty strings are ignored. Held text is never
+ * longer than the longest stop string. Caller's storage: init, push..., flush, release. */
 struct lm_stops {
     char **s;
     size_t n;

@@ -243,12 +243,17 @@ static void test_exec_errors(void **state)
 static void test_limits(void **state)
 {
     (void)state;
-    expect_err("{{ range 2000000 }}{{ end }}{{ len .Messages }}", A, 19,
-               "line 1: template ran more than 1000000 steps");
+    expect_err("{{ range 20000000 }}{{ end }}{{ len .Messages }}", A, 20,
+               "line 1: template ran more than 10000000 steps");
     /* strings doubling in a loop stop at the strings ceiling */
     expect_err("{{ $s := \"0123456789abcdef\" }}{{ range 40 }}{{ $s = printf \"%s%s\" $s $s }}"
                "{{ end }}{{ len .Messages }}", A, 52,
                "line 1: strings made by the template are over 67108864 bytes");
+    /* comparing long strings costs steps too: a loop of them stops as soon */
+    static const char cmp[] = "{{ $s := \"0123456789abcdef\" }}{{ range 16 }}"
+        "{{ $s = printf \"%s%s\" $s $s }}{{ end }}{{ range 100000 }}{{ if eq $s $s }}{{ end }}"
+        "{{ end }}{{ len .Messages }}";
+    expect_err(cmp, A, 107, "line 1: template ran more than 10000000 steps");
     struct lm_err err;
     assert_null(render("{{ range .Messages }}0123456789{{ end }}", A, 25, &err));
     assert_string_equal(err.msg, "line 1: output is longer than 25 bytes (or out of memory)");

@@ -12,7 +12,7 @@ g '{{- range .Messages }}<|{{ .Role }}|>
 '
 g '{{ if .System }}[{{ .System }}]{{ end }}{{ .Prompt }} -> {{ .Response }}
 '
-g '{{ range 2000000 }}{{ end }}{{ .Messages }}'
+g '{{ range 20000000 }}{{ end }}{{ .Messages }}'
 g '{{ call .Messages }}'
 g '{{ template "x" }}'
 g '{{ $s := "0123456789abcdef" }}{{ range 30 }}{{ $s = printf "%s%s" $s $s }}{{ end }}{{ len .Messages }}'
