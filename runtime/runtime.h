@@ -430,8 +430,9 @@ int lm_modelfile_params_json(const struct lm_modelfile *mf, struct lm_buf *out,
 /* The reverse: parameters from such a blob (what `lm show --modelfile` reads back). */
 int lm_modelfile_params_from_json(struct lm_modelfile *mf, const char *json, size_t len,
                                   const char *path, struct lm_err *err);
-/* A Modelfile that re-creates mf (Ollama's format: FROM, TEMPLATE, SYSTEM, PARAMETER, MESSAGE,
- * LICENSE; values quoted only when they need it). */
+/* A Modelfile that re-creates mf, in Ollama's order (FROM, TEMPLATE, SYSTEM, PARAMETER, LICENSE,
+ * MESSAGE, then REQUIRES); a value is quoted only when it needs it, and one holding """ cannot
+ * be written (-1). */
 int lm_modelfile_format(const struct lm_modelfile *mf, struct lm_buf *out, struct lm_err *err);
 /* Sampler settings the Modelfile gives, over what p holds (temperature, top_k, top_p, min_p,
  * repeat_penalty, repeat_last_n, seed; seed -1 leaves p->seed). */

@@ -249,6 +249,17 @@ static void test_params_json(void **state)
         "\"temperature\":0.7,\"top_k\":40,\"top_p\":0.9,\"typical_p\":1e+30,"
         "\"use_mmap\":false}\n";
     assert_string_equal(out.data, want);
+    /* a blob as Ollama's registry serves one (qwen-style stop words) */
+    static const char qwen[] = "FROM x\nPARAMETER temperature 0.6\nPARAMETER repeat_penalty 1\n"
+                               "PARAMETER stop <|im_start|>\nPARAMETER stop <|im_end|>\n";
+    struct lm_modelfile q;
+    parse_ok(qwen, sizeof(qwen) - 1, &q);
+    struct lm_buf qb = LM_BUF_INIT(1 << 20);
+    assert_int_equal(lm_modelfile_params_json(&q, &qb, &err), 0);
+    assert_string_equal(qb.data, "{\"repeat_penalty\":1,\"stop\":[\"\\u003c|im_start|\\u003e\","
+                                 "\"\\u003c|im_end|\\u003e\"],\"temperature\":0.6}\n");
+    lm_buf_release(&qb);
+    lm_modelfile_release(&q);
     /* and back: the same parameters */
     struct lm_modelfile back = { 0 };
     assert_int_equal(lm_modelfile_params_from_json(&back, out.data, out.len, "params", &err), 0);
