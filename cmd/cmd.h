@@ -30,6 +30,11 @@ int cmd_log(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 bool cmd_import_is_bundle(int argc, char **argv);
 int cmd_import_bundle(int argc, char **argv);
+/* signatures (cmd/sign.c): lm sign; lm verify --sig, which cmd_verify hands over to */
+int cmd_sign(int argc, char **argv);
+int cmd_verify_sig(int argc, char **argv);
+bool cmd_verify_is_sig(int argc, char **argv);
+int cmd_verify_rebuild(int argc, char **argv);   /* lm verify --rebuild (cmd/rebuild.c) */
 
 /* Shared option handling: true if argv[i] is -h/--help (the command prints its usage). */
 bool cmd_wants_help(int argc, char **argv);

@@ -200,11 +200,12 @@ static int write_file(struct convert *c, const char *out, struct lm_progress *p,
     return rc;
 }
 
-static char *params_json(const struct convert_info *info, const char *hf_arch)
+/* What shaped the output, for the derivation record (the store adds lm's version). */
+static char *params_json(const struct convert_info *info)
 {
-    json_t *p = json_pack("{s:s, s:i, s:s, s:s, s:s}", "outtype", convert_outtype_name(info->outtype),
+    json_t *p = json_pack("{s:s, s:i, s:s, s:s}", "outtype", convert_outtype_name(info->outtype),
                           "file_type", (int)info->file_type, "architecture", info->arch,
-                          "hf_architecture", hf_arch, "lm_version", LM_VERSION);
+                          "hf_architecture", info->hf_arch);
     char *s = p ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(p);
     return s;
@@ -216,7 +217,7 @@ static int write_store(struct lm_store *s, struct convert *c, const char *name, 
                        const struct lm_model *m, struct lm_progress *p, struct lm_err *err)
 {
     const struct convert_info *info = convert_get_info(c);
-    char layer_name[64], url[PATH_MAX + 8], abs[PATH_MAX], *params = params_json(info, info->hf_arch);
+    char layer_name[64], url[PATH_MAX + 8], abs[PATH_MAX], *params = params_json(info);
     struct lm_layer *layers = calloc(1 + (m ? m->n_layers : 0), sizeof(*layers));
     struct lm_blob blob;
     int ret = -1;

@@ -24,12 +24,18 @@ static const char verify_sig_usage[] =
     "  and the signature by a trusted key, a certificate chaining to CA.pem, or Sigstore keyless\n"
     "  offline (Fulcio chain, identity, issuer, Rekor inclusion proof, checkpoint and SET).\n";
 
-bool cmd_verify_is_sig(int argc, char **argv)
+static bool has_arg(int argc, char **argv, const char *a)
 {
     for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--sig") == 0)
+        if (strcmp(argv[i], a) == 0)
             return true;
     return false;
+}
+
+/* lm verify hands --sig and --rebuild over to us. */
+bool cmd_verify_is_sig(int argc, char **argv)
+{
+    return has_arg(argc, argv, "--sig") || has_arg(argc, argv, "--rebuild");
 }
 
 /* An option with a value: argv[*i] is NAME, the value follows. */
@@ -178,6 +184,11 @@ int cmd_verify_sig(int argc, char **argv)
     const char *model = NULL, *v = NULL;
     bool json = false;
     int n_methods = 0;
+    if (has_arg(argc, argv, "--rebuild")) {
+        free(ign);
+        return has_arg(argc, argv, "--sig") ? cmd_usage(verify_sig_usage)
+                                            : cmd_verify_rebuild(argc, argv);
+    }
     if (!ign)
         return LM_EXIT_FAIL;
     if (cmd_wants_help(argc, argv)) {

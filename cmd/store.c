@@ -611,6 +611,8 @@ static void verify_print(const struct lm_verify_result *r, bool as_json)
 
 int cmd_verify(int argc, char **argv)
 {
+    if (cmd_verify_is_sig(argc, argv))
+        return cmd_verify_sig(argc, argv);
     const char **names = calloc((size_t)argc, sizeof(*names));
     struct lm_verify_opts o = { 0 };
     bool as_json = false;
