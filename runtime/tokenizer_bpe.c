@@ -217,7 +217,9 @@ static int cached_word(const struct lm_tokenizer *t, struct bwork *w, const uint
     size_t before = out->n;
     if (bpe_word(t, w, s, n, out))
         return -1;
-    return n > 1 ? tok_cache_put(&w->cache, (const char *)s, n, out->v + before, out->n - before) : 0;
+    return n > 1 && out->n > before
+               ? tok_cache_put(&w->cache, (const char *)s, n, out->v + before, out->n - before)
+               : 0;
 }
 
 int tok_bpe_fragment(const struct lm_tokenizer *t, const char *text, size_t len,

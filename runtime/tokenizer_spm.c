@@ -152,7 +152,8 @@ int tok_spm_fragment(const struct lm_tokenizer *t, const char *text, size_t len,
             goto nomem;
         if (emit_run(t, &w, a, out, err))
             goto out;
-        if (b - a > 1 && tok_cache_put(&w.cache, run, run_len, out->v + before, out->n - before))
+        if (b - a > 1 && out->n > before &&
+            tok_cache_put(&w.cache, run, run_len, out->v + before, out->n - before))
             goto nomem;
     }
     ret = 0;

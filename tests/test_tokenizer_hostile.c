@@ -342,6 +342,10 @@ static void test_tolerated(void **state)
     assert_non_null(t);
     assert_int_equal(lm_tokenizer_special(t, LM_TOK_BOS), -1);
     assert_int_equal(lm_tokenizer_special(t, LM_TOK_EOS), -1);
+    /* Bytes with no token are dropped, as llama.cpp drops them: nothing at all here. */
+    assert_int_equal(lm_tokenize(t, "zz zz", 5, true, true, &ids, &n, &err), 0);
+    assert_int_equal(n, 0);
+    assert_null(ids);
     lm_tokenizer_free(t);
     gguf_close(g);
     free(data);
