@@ -10,8 +10,9 @@
 #include "model.h"
 #include "../common/banned.h"
 
-#define CHUNK_ROWS 16
-#define TOKENS_PER_DOT 4   /* activation rows per weight-row unpack */
+#define BLOCK_ROWS 16        /* rows that sweep all tokens together (their weights stay in L1) */
+#define CHUNKS_PER_THREAD 4  /* contiguous row ranges per thread, for balance when one is slow */
+#define TOKENS_PER_DOT 4     /* activation rows per weight-row unpack */
 #define MAX_GROUP 3
 
 struct mm_job {
@@ -28,6 +29,7 @@ struct mm_job {
     uint32_t make_type[MAX_GROUP];
     uint8_t *make_buf[MAX_GROUP];
     uint32_t n_chunks[MAX_GROUP];
+    uint32_t chunk_rows[MAX_GROUP];   /* a thread streams this many consecutive rows */
     uint32_t total_chunks;
     atomic_uint next;
 };
@@ -49,6 +51,35 @@ static void quantize_task(void *arg, int ith, int nth)
     }
 }
 
+/* Rows [r0, r1) of weight wi against every token, BLOCK_ROWS rows at a time. */
+static void dot_rows(const struct mm_job *j, int wi, uint32_t r0, uint32_t r1)
+{
+    const struct gguf_tensor *w = j->w[wi];
+    rt_dot_fn dot = j->k->dot[w->type];
+    rt_dotn_fn dotn = j->k->dotn[w->type];
+    uint32_t rows = (uint32_t)w->ne[1];
+    size_t row_bytes = (size_t)(w->nbytes / w->ne[1]), stride = j->act_stride[wi];
+    for (uint32_t b0 = r0; b0 < r1; b0 += BLOCK_ROWS) {
+        uint32_t b1 = b0 + BLOCK_ROWS < r1 ? b0 + BLOCK_ROWS : r1;
+        for (uint32_t t = 0; t < j->nb; t += TOKENS_PER_DOT) {
+            const uint8_t *a = j->act[wi] + t * stride;
+            float *y = j->y[wi] + (size_t)t * rows;
+            int nt = j->nb - t < TOKENS_PER_DOT ? (int)(j->nb - t) : TOKENS_PER_DOT;
+            for (uint32_t r = b0; r < b1; r++) {
+                float out[TOKENS_PER_DOT];
+                if (dotn && nt > 1) {
+                    dotn((int)j->cols, w->data + r * row_bytes, a, stride, nt, out);
+                } else {
+                    for (int k = 0; k < nt; k++)
+                        out[k] = dot((int)j->cols, w->data + r * row_bytes, a + k * stride);
+                }
+                for (int k = 0; k < nt; k++)
+                    y[(size_t)k * rows + r] = out[k];
+            }
+        }
+    }
+}
+
 static void dot_task(void *arg, int ith, int nth)
 {
     (void)ith;
@@ -61,28 +92,8 @@ static void dot_task(void *arg, int ith, int nth)
         int wi = 0;
         while (c >= j->n_chunks[wi])
             c -= j->n_chunks[wi++];
-        const struct gguf_tensor *w = j->w[wi];
-        rt_dot_fn dot = j->k->dot[w->type];
-        uint32_t rows = (uint32_t)w->ne[1];
-        uint32_t r0 = c * CHUNK_ROWS, r1 = r0 + CHUNK_ROWS < rows ? r0 + CHUNK_ROWS : rows;
-        size_t row_bytes = (size_t)(w->nbytes / w->ne[1]), stride = j->act_stride[wi];
-        rt_dotn_fn dotn = j->k->dotn[w->type];
-        for (uint32_t t = 0; t < j->nb; t += TOKENS_PER_DOT) {
-            const uint8_t *a = j->act[wi] + t * stride;
-            float *y = j->y[wi] + (size_t)t * rows;
-            int nt = j->nb - t < TOKENS_PER_DOT ? (int)(j->nb - t) : TOKENS_PER_DOT;
-            for (uint32_t r = r0; r < r1; r++) {
-                float out[TOKENS_PER_DOT];
-                if (dotn && nt > 1) {
-                    dotn((int)j->cols, w->data + r * row_bytes, a, stride, nt, out);
-                } else {
-                    for (int k = 0; k < nt; k++)
-                        out[k] = dot((int)j->cols, w->data + r * row_bytes, a + k * stride);
-                }
-                for (int k = 0; k < nt; k++)
-                    y[(size_t)k * rows + r] = out[k];
-            }
-        }
+        uint32_t rows = (uint32_t)j->w[wi]->ne[1], r0 = c * j->chunk_rows[wi];
+        dot_rows(j, wi, r0, r0 + j->chunk_rows[wi] < rows ? r0 + j->chunk_rows[wi] : rows);
     }
 }
 
@@ -117,7 +128,11 @@ void rt_matmul(struct rt_pool *pool, const struct rt_kernels *k, const float *x,
             }
             j.act[i] = j.make_buf[m];
         }
-        j.n_chunks[i] = (uint32_t)((w[i]->ne[1] + CHUNK_ROWS - 1) / CHUNK_ROWS);
+        /* Long contiguous ranges keep each thread's weight reads one sequential stream. */
+        uint32_t rows = (uint32_t)w[i]->ne[1], parts = (uint32_t)rt_pool_size(pool) * CHUNKS_PER_THREAD;
+        uint32_t cr = (rows + parts - 1) / parts;
+        j.chunk_rows[i] = (cr + BLOCK_ROWS - 1) / BLOCK_ROWS * BLOCK_ROWS;
+        j.n_chunks[i] = (rows + j.chunk_rows[i] - 1) / j.chunk_rows[i];
         j.total_chunks += j.n_chunks[i];
     }
     if (j.n_make > 0) {
