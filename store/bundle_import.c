@@ -20,6 +20,7 @@ struct imp {
     struct lm_err *err;
     struct archive *a;
     struct archive_entry *e;
+    struct bundle_lane lane;
     struct bundle_manifest bm;
     char *text;                    /* the manifest bytes */
     size_t text_len;
@@ -204,23 +205,20 @@ static int read_signature(struct imp *m, bool *have)
     return 2;
 }
 
-/* Stream one blob entry into tmp/ (or only hash it, if the store has it), then check it. */
+/* Stream one blob entry into tmp/ (or only hash it, if the store has it), then check it. The
+ * lane thread hashes and writes while this one decompresses. */
 static int stage_blob(struct imp *m, struct bundle_blob *b)
 {
-    struct lm_store *s = m->s;
-    struct lm_sha256 *h = lm_sha256_new();
-    uint64_t got = 0, nul_at = UINT64_MAX;
+    uint64_t got = 0, nul_at = UINT64_MAX, fed = 0;
     char hex[65];
-    int ret = -1;
-    if (!h)
-        return lm_err_set(m->err, LM_ENOMEM, NULL, LM_NO_OFFSET, "out of memory");
     if (!b->present) {
-        b->fd = store_tmp_create(s, ".part", b->tmp, sizeof(b->tmp), m->err);
+        b->fd = store_tmp_create(m->s, ".part", b->tmp, sizeof(b->tmp), m->err);
         if (b->fd < 0) {
             b->tmp[0] = 0;
-            goto out;
+            return -1;
         }
     }
+    bundle_lane_begin(&m->lane, b->fd, b->tmp);
     for (;;) {
         const void *p;
         size_t n;
@@ -228,63 +226,39 @@ static int stage_blob(struct imp *m, struct bundle_blob *b)
         int rc = archive_read_data_block(m->a, &p, &n, &off);
         if (rc == ARCHIVE_EOF)
             break;
-        if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
-            damaged(m);
-            goto out;
-        }
-        if (off < 0 || (uint64_t)off != got) {
-            entry_bad(m, LM_ECORRUPT, "data has a hole at byte %llu", (unsigned long long)got);
-            goto out;
-        }
-        if (n > b->size - got) {
-            entry_bad(m, LM_ECORRUPT, "more than the %llu bytes the manifest says",
-                      (unsigned long long)b->size);
-            goto out;
-        }
-        if (b->fd >= 0) {
-            if (nul_at == UINT64_MAX) {
-                const uint8_t *z = memchr(p, 0, n);
-                if (z)
-                    nul_at = got + (uint64_t)(z - (const uint8_t *)p);
-            }
-            store_fault_point();
-            if (lm_write_all(b->fd, p, n, b->tmp, m->err))
-                goto out;
-        }
-        lm_sha256_update(h, p, n);
-        got += n;
-        store_progress(s, n);
+        if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)
+            return damaged(m);
+        if (off < 0 || (uint64_t)off != fed)
+            return entry_bad(m, LM_ECORRUPT, "data has a hole at byte %llu",
+                             (unsigned long long)fed);
+        if (n > b->size - fed)
+            return entry_bad(m, LM_ECORRUPT, "more than the %llu bytes the manifest says",
+                             (unsigned long long)b->size);
+        if (bundle_lane_put(&m->lane, p, n))
+            break;   /* the lane failed: _end says why */
+        fed += n;
+        store_progress(m->s, n);
     }
-    if (got != b->size) {
-        entry_bad(m, LM_ECORRUPT, "cut short at %llu of %llu bytes", (unsigned long long)got,
-                  (unsigned long long)b->size);
-        goto out;
-    }
-    uint8_t d[32];
-    lm_sha256_final(h, d);
-    lm_hex(d, 32, hex);
-    if (strcmp(hex, b->digest) != 0) {
-        entry_bad(m, LM_EDIGEST, "sha256 mismatch: the bytes hash to %s", hex);
-        goto out;
-    }
+    if (bundle_lane_end(&m->lane, hex, &got, &nul_at, m->err))
+        return -1;
+    if (got != b->size)
+        return entry_bad(m, LM_ECORRUPT, "cut short at %llu of %llu bytes",
+                         (unsigned long long)got, (unsigned long long)b->size);
+    if (strcmp(hex, b->digest) != 0)
+        return entry_bad(m, LM_EDIGEST, "sha256 mismatch: the bytes hash to %s", hex);
     if (b->fd >= 0) {
         store_fault_point();
-        if (fsync(b->fd) < 0) {
-            lm_err_errno(m->err, b->tmp, "fsync");
-            goto out;
-        }
+        if (fsync(b->fd) < 0)
+            return lm_err_errno(m->err, b->tmp, "fsync");
         char label[STORE_PATH_MAX];
         snprintf(label, sizeof(label), "%s: %s", m->label, m->q);
         if (store_admit(b->media_type, b->tmp, label, got, nul_at, m->err))
-            goto out;
+            return -1;
         /* The shared store lock, not this fd's flock, keeps gc away until the models are in. */
         close(b->fd);
         b->fd = -1;
     }
-    ret = 0;
-out:
-    lm_sha256_free(h);
-    return ret;
+    return 0;
 }
 
 static int read_blobs(struct imp *m, int first)
@@ -447,7 +421,11 @@ static int run(struct imp *m, int fd, struct lm_bundle_result *r)
     m->s->progress_done = 0;
     m->s->progress_total = m->bm.bytes;
     /* Shared store lock from the first staged byte until the models are in: gc waits. */
-    if (store_lock(m->s, LOCK_SH, m->err) || read_blobs(m, rc) || publish(m) || record(m, r))
+    if (store_lock(m->s, LOCK_SH, m->err) || bundle_lane_start(&m->lane, m->err) ||
+        read_blobs(m, rc))
+        return -1;
+    bundle_lane_stop(&m->lane);
+    if (publish(m) || record(m, r))
         return -1;
     r->n_blobs = m->bm.n_blobs;
     r->bytes = m->bm.bytes;
@@ -473,6 +451,7 @@ int lm_bundle_import(struct lm_store *s, int fd, const char *label,
     m.err = err;
     int old_mode = s->lock_mode;
     int ret = run(&m, fd, r);
+    bundle_lane_stop(&m.lane);   /* before undo: the lane may still hold a temp file's fd */
     if (ret)
         undo(&m);
     store_lock(s, old_mode, NULL);

@@ -4,6 +4,7 @@
 #define LM_STORE_BUNDLE_INT_H
 
 #include <jansson.h>
+#include <pthread.h>
 
 #include "internal.h"
 
@@ -67,6 +68,33 @@ struct bundle_manifest {
     size_t n_blobs;
     uint64_t bytes;                /* sum of blob sizes */
 };
+
+/* The import's second thread: hashes and writes what the reading thread decompressed
+ * (bundle_lane.c). One blob at a time: begin, put..., end (which waits until all is written). */
+#define BUNDLE_LANE_BUFS 4
+struct bundle_lane {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;                      /* any change of n_full or failed */
+    uint8_t *buf[BUNDLE_LANE_BUFS];         /* BUNDLE_CHUNK bytes each */
+    size_t len[BUNDLE_LANE_BUFS];
+    size_t head, n_full;                    /* the lane's slots: head .. head + n_full - 1 */
+    size_t fill, fill_len;                  /* the reader's slot and how full it is */
+    bool started, quit, failed;
+    /* the current blob: set while the lane is idle, read back after it drained */
+    int fd;                                 /* -1: hash only (the store has the blob) */
+    const char *path;
+    struct lm_sha256 *h;
+    uint64_t got, nul_at;
+    struct lm_err err;
+};
+int bundle_lane_start(struct bundle_lane *l, struct lm_err *err);
+void bundle_lane_stop(struct bundle_lane *l);   /* joins the thread; safe after a failed start */
+void bundle_lane_begin(struct bundle_lane *l, int fd, const char *path);
+int bundle_lane_put(struct bundle_lane *l, const void *p, size_t n);   /* -1: see _end */
+/* Wait until the lane has written everything: digest, bytes, first NUL (UINT64_MAX if none). */
+int bundle_lane_end(struct bundle_lane *l, char hex[65], uint64_t *got, uint64_t *nul_at,
+                    struct lm_err *err);
 
 /* Parse and check a bundle manifest (hostile bytes; errors name `label`). */
 int bundle_manifest_parse(struct bundle_manifest *bm, const char *text, size_t len,
