@@ -94,7 +94,12 @@ static uint32_t decode_lenient(const uint8_t *s, size_t n, size_t *adv)
 #define LETTER_RUNS(suffix)                                                                   \
     "[^\\r\\n\\p{L}\\p{N}]?" UPPERS "*" LOWERS "+" suffix "|[^\\r\\n\\p{L}\\p{N}]?" UPPERS "+" \
     LOWERS "*" suffix
-#define RE_CJK "[\\x{4E00}-\\x{9FA5}\\x{800}-\\x{4E00}\\x{AC00}-\\x{D7FF}]+"
+/* [一-龥ࠀ-一가-퟿]+ as llama.cpp runs it: its std::wregex sees every non-ASCII space as \v, so the
+ * spaces inside U+0800-U+4E00 (U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000)
+ * never match the class. */
+#define RE_CJK                                                                                \
+    "[\\x{4E00}-\\x{9FA5}\\x{800}-\\x{167F}\\x{1681}-\\x{1FFF}\\x{200B}-\\x{2027}\\x{202A}-\\x{202E}"  \
+    "\\x{2030}-\\x{205E}\\x{2060}-\\x{2FFF}\\x{3001}-\\x{4E00}\\x{AC00}-\\x{D7FF}]+"
 
 static const char *const re_default[] = {
     "[\\p{P}\\$\\+<=>\\^~\\|]+", RE_GPT2, "\\p{N}+", "[0-9][0-9][0-9]", NULL,
@@ -130,7 +135,8 @@ static const char *const re_deepseek_llm[] = {
     "\\x{AB70}-\\x{ABBF}\\x{FB00}-\\x{FB06}\\x{FB13}-\\x{FB17}\\x{FF21}-\\x{FF3A}"
     "\\x{FF41}-\\x{FF5A}\\x{10400}-\\x{1044F}\\x{104B0}-\\x{104D3}\\x{104D8}-\\x{104FB}"
     "\\x{10C80}-\\x{10CB2}\\x{10CC0}-\\x{10CF2}\\x{118A0}-\\x{118DF}\\x{1E900}-\\x{1E943}]+",
-    "\\s?[!-/:-~\\x{FF01}-\\x{FF0F}\\x{FF1A}-\\x{FF5E}\\x{2018}-\\x{201F}\\x{3000}-\\x{3002}]+",
+    /* U+3000 is a space to llama.cpp's std::wregex (see RE_CJK): out of the class. */
+    "\\s?[!-/:-~\\x{FF01}-\\x{FF0F}\\x{FF1A}-\\x{FF5E}\\x{2018}-\\x{201F}\\x{3001}-\\x{3002}]+",
     "\\s+$",
     RE_CJK,
     "\\p{N}+",

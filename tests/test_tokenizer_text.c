@@ -72,6 +72,9 @@ static const struct split_case splits[] = {
     { "starcoder", "x=12", "x|=|1|2" },
     { "deepseek-coder", "ab\ncd", "ab|\n|cd" },
     { "tekken", "HelloWorld", "Hello|World" },
+    /* llama.cpp's std::wregex sees U+3000 as a space, never as part of a CJK or punctuation class */
+    { "deepseek-coder", "\xE4\xB8\xAD\xE3\x80\x80\xE6\x96\x87", "\xE4\xB8\xAD|\xE3\x80\x80|\xE6\x96\x87" },
+    { "deepseek-llm", "\xE3\x80\x82\xE3\x80\x80", "\xE3\x80\x82|\xE3\x80\x80" },
     /* Unicode whitespace is \s (U+3000), U+180E is not */
     { "gpt-2", "a\xE3\x80\x80\xE3\x80\x80" "b", "a|\xE3\x80\x80|\xE3\x80\x80|b" },
     { "gpt-2", "a\xE1\xA0\x8E" "b", "a|\xE1\xA0\x8E|b" },
