@@ -35,6 +35,7 @@ int cmd_sign(int argc, char **argv);
 int cmd_verify_sig(int argc, char **argv);
 bool cmd_verify_is_sig(int argc, char **argv);
 int cmd_verify_rebuild(int argc, char **argv);   /* lm verify --rebuild (cmd/rebuild.c) */
+int cmd_audit(int argc, char **argv);            /* cmd/audit.c */
 
 /* Shared option handling: true if argv[i] is -h/--help (the command prints its usage). */
 bool cmd_wants_help(int argc, char **argv);

@@ -28,6 +28,7 @@ static const struct command commands[] = {
     { "cp",      cmd_cp,      "give a model another name" },
     { "gc",      cmd_gc,      "remove unused blobs and stale temporary files" },
     { "verify",  cmd_verify,  "re-hash every blob and check the index and audit log" },
+    { "audit",   cmd_audit,   "report where each model's bytes came from and whether they check" },
     { "sign",    cmd_sign,    "sign a model directory (OpenSSF Model Signing, key method)" },
     { "log",     cmd_log,     "print the store's audit log and check its hash chain" },
     { "help",    cmd_help,    "show help for lm or one command" },
