@@ -15,7 +15,8 @@
 #include "sign_internal.h"
 #include "../common/banned.h"
 
-static const char *const git_paths[] = { ".git", ".gitattributes", ".github", ".gitignore" };
+const char *const sig_git_paths[SIG_GIT_PATHS] = { ".git", ".gitattributes", ".github",
+                                                  ".gitignore" };
 
 const char *lm_sig_method_name(enum lm_sig_method m)
 {
@@ -345,18 +346,23 @@ out:
 
 /* ---- signature methods ------------------------------------------------------------------- */
 
-static EVP_PKEY *read_pubkey(const char *path, struct lm_err *err)
+EVP_PKEY *sig_read_key(const char *path, bool private_key, struct lm_err *err)
 {
     struct lm_buf b = LM_BUF_INIT(1u << 20);
     if (lm_read_file(path, 1u << 20, &b, err))
         return NULL;
     BIO *bio = BIO_new_mem_buf(b.data, (int)b.len);
-    EVP_PKEY *k = bio ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
+    EVP_PKEY *k = !bio ? NULL
+                  : private_key ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)
+                                : PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
     BIO_free(bio);
+    OPENSSL_cleanse(b.data, b.len);
     lm_buf_release(&b);
-    if (!k)
-        lm_err_set(err, LM_ECORRUPT, path, LM_NO_OFFSET, "no PEM public key in this file");
-    else if (!sig_curve_md(k)) {
+    ERR_clear_error();
+    if (!k) {
+        lm_err_set(err, LM_ECORRUPT, path, LM_NO_OFFSET, "no %s in this file",
+                   private_key ? "unencrypted PEM private key" : "PEM public key");
+    } else if (!sig_curve_md(k)) {
         EVP_PKEY_free(k);
         k = NULL;
         lm_err_set(err, LM_EUNSUPPORTED, path, LM_NO_OFFSET,
@@ -368,7 +374,7 @@ static EVP_PKEY *read_pubkey(const char *path, struct lm_err *err)
 static int check_key(json_t *vm, const char *label, const struct lm_sig_opts *o,
                      struct lm_sig_result *r, EVP_PKEY **key, struct lm_err *err)
 {
-    *key = read_pubkey(o->key, err);
+    *key = sig_read_key(o->key, false, err);
     if (!*key)
         return -1;
     char hint[65];
@@ -504,8 +510,8 @@ struct target {
 static int build_ignores(const struct target *t, const char *sig, const struct statement *st,
                          const struct lm_sig_opts *o, struct sig_ignore *ig, struct lm_err *err)
 {
-    for (size_t i = 0; i < sizeof(git_paths) / sizeof(git_paths[0]); i++)
-        if (sig_ignore_add(ig, git_paths[i], err))
+    for (size_t i = 0; i < SIG_GIT_PATHS; i++)
+        if (sig_ignore_add(ig, sig_git_paths[i], err))
             return -1;
     size_t i;
     json_t *e;

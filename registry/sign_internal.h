@@ -21,6 +21,13 @@
 #define SIG_FILES_MAX 1000000           /* files (or shards) one statement may list */
 #define SIG_DIGEST_MAX 64               /* BLAKE2b-512 */
 
+/* Ignored at the model root unless a signer turned it off: upstream's git defaults. */
+#define SIG_GIT_PATHS 4
+extern const char *const sig_git_paths[SIG_GIT_PATHS];
+
+/* An EC (P-256/384/521) key from a PEM file: the public key, or an unencrypted private one. */
+EVP_PKEY *sig_read_key(const char *path, bool private_key, struct lm_err *err);
+
 /* What a serialization says: how to turn files into resources. */
 struct sig_ser {
     bool shards;

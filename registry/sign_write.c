@@ -11,31 +11,6 @@
 #include "sign_internal.h"
 #include "../common/banned.h"
 
-static const char *const default_ignores[] = { ".git", ".gitattributes", ".github", ".gitignore" };
-
-static EVP_PKEY *read_private(const char *path, struct lm_err *err)
-{
-    struct lm_buf b = LM_BUF_INIT(1u << 20);
-    if (lm_read_file(path, 1u << 20, &b, err))
-        return NULL;
-    BIO *bio = BIO_new_mem_buf(b.data, (int)b.len);
-    EVP_PKEY *k = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
-    BIO_free(bio);
-    OPENSSL_cleanse(b.data, b.len);
-    lm_buf_release(&b);
-    ERR_clear_error();
-    if (!k) {
-        lm_err_set(err, LM_ECORRUPT, path, LM_NO_OFFSET,
-                   "no unencrypted PEM private key in this file");
-    } else if (!sig_curve_md(k)) {
-        EVP_PKEY_free(k);
-        k = NULL;
-        lm_err_set(err, LM_EUNSUPPORTED, path, LM_NO_OFFSET,
-                   "only EC P-256, P-384 and P-521 keys sign models");
-    }
-    return k;
-}
-
 static int str_cmp(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -127,11 +102,11 @@ int lm_sig_sign_dir(const char *model, const struct lm_sig_sign_opts *o, char hi
     }
     if (!realpath(model, real))
         return lm_err_errno(err, model, "cannot resolve");
-    k = read_private(o->key, err);
+    k = sig_read_key(o->key, true, err);
     if (!k)
         goto out;
-    for (size_t i = 0; i < sizeof(default_ignores) / sizeof(default_ignores[0]); i++)
-        if (sig_ignore_add(&ig, default_ignores[i], err))
+    for (size_t i = 0; i < SIG_GIT_PATHS; i++)
+        if (sig_ignore_add(&ig, sig_git_paths[i], err))
             goto out;
     char rel[PATH_MAX];
     if (sig_rel_inside(model, out, rel, sizeof(rel)) && sig_ignore_add(&ig, rel, err))
