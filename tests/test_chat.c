@@ -55,6 +55,12 @@ static void test_template_file(void **state)
     } else {
         assert_string_equal(lm_chat_family_name(f), json_string_value(want_name));
     }
+    /* what a model with this template uses: the family, or the fallback (with a warning) */
+    struct lm_prompter pr;
+    lm_prompter_from_jinja(&pr, tmpl, strlen(tmpl));
+    assert_int_equal(pr.fallback, json_is_null(want_name));
+    assert_int_equal(pr.family, json_is_null(want_name) ? LM_CHAT_FALLBACK : f);
+    lm_prompter_release(&pr);
     size_t i, checked = 0;
     json_t *r;
     json_array_foreach(json_object_get(doc, "renderings"), i, r) {
