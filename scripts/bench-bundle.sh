@@ -4,7 +4,7 @@
 # every blob, checks it against the bundle manifest and fsyncs it; the pipe does none of that, so
 # the pipe is also timed with a `sync` after it. Goal: lm at least as fast in both directions.
 # Env: LM (default ./lm), BENCH_GIB (default 2), BENCH_SHARDS (default 8), LEVEL (lm's zstd
-# level, default lm's), TMPDIR (where the stores and bundles go).
+# level, default lm's), THREADS (lm's zstd workers, default 2 like -T2), TMPDIR.
 set -eu
 cd "$(dirname "$0")/.."
 LM=${LM:-./lm}
@@ -61,7 +61,7 @@ best() {   # best wall time of 3 runs of "$@" (run through sh -c), after PREP
     done
     echo "$b"
 }
-lvl=${LEVEL:+--level $LEVEL}
+lvl="${LEVEL:+--level $LEVEL} --threads ${THREADS:-2}"   # as many workers as zstd -T2
 PREP="rm -f '$work/b.tar.zst'"
 t_ex=$(best "'$LM' export bench -o '$work/b.tar.zst' $lvl")
 PREP="rm -f '$work/t.tar.zst'"
