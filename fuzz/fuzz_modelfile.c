@@ -1,5 +1,5 @@
 /* fuzz_modelfile.c: arbitrary bytes as a Modelfile. An accepted one is written back; that text
- * parses to the same Modelfile, and its params blob reads back to the same blob. */
+ * parses to the same Modelfile; its params blob and messages layer read back the same. */
 #include <stdint.h>
 #include <string.h>
 
@@ -35,6 +35,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     LM_BUG_ON(lm_modelfile_params_json(&back, &pb, &err) != 0);
     LM_BUG_ON(pa.len != pb.len || memcmp(pa.data, pb.data, pa.len) != 0);
     lm_modelfile_release(&back);
+    /* the messages layer reads back as the same chat */
+    struct lm_buf mj = LM_BUF_INIT(64u << 20);
+    struct lm_chat chat;
+    lm_chat_init(&chat);
+    LM_BUG_ON(lm_modelfile_messages_json(&mf, &mj, &err) != 0);
+    LM_BUG_ON(lm_chat_from_json(&chat, mj.data, mj.len, "messages", &err) != 0);
+    LM_BUG_ON(chat.n != mf.n_msgs);
+    for (size_t i = 0; i < chat.n; i++)
+        LM_BUG_ON(strcmp(chat.msgs[i].content, mf.msgs[i].content) != 0);
+    lm_chat_release(&chat);
+    lm_buf_release(&mj);
     lm_buf_release(&a);
     lm_buf_release(&b);
     lm_buf_release(&pa);

@@ -234,6 +234,22 @@ int lm_modelfile_params_json(const struct lm_modelfile *mf, struct lm_buf *out,
     return 0;
 }
 
+int lm_modelfile_messages_json(const struct lm_modelfile *mf, struct lm_buf *out,
+                               struct lm_err *err)
+{
+    int rc = lm_buf_add(out, "[", 1);
+    for (size_t i = 0; i < mf->n_msgs && !rc; i++) {
+        const struct lm_mf_message *m = &mf->msgs[i];
+        rc = (i && lm_buf_add(out, ",", 1)) || lm_buf_add(out, "{\"role\":", 8) ||
+             lm_go_json_quote(out, m->role, strlen(m->role)) ||
+             lm_buf_add(out, ",\"content\":", 11) ||
+             lm_go_json_quote(out, m->content, strlen(m->content)) || lm_buf_add(out, "}", 1);
+    }
+    if (rc || lm_buf_add(out, "]\n", 2))
+        return lm_err_set(err, LM_ENOMEM, NULL, LM_NO_OFFSET, "messages are too long");
+    return 0;
+}
+
 /* One value of a params blob as the text a PARAMETER line would give. Ollama's server holds every
  * number as a float64: an int past int64 saturates. */
 static int json_param_text(const char *key, const json_t *v, char *buf, size_t n)

@@ -427,6 +427,10 @@ int lm_modelfile_set_param(struct lm_modelfile *mf, const char *name, const char
 /* Ollama's params blob: Go-encoded JSON object, keys sorted, stop as an array, "\n" at the end. */
 int lm_modelfile_params_json(const struct lm_modelfile *mf, struct lm_buf *out,
                              struct lm_err *err);
+/* Ollama's messages blob: [{"role":R,"content":C},...] as Go encodes it, "\n" at the end. (The
+ * template, system and license layers are their text as it is.) */
+int lm_modelfile_messages_json(const struct lm_modelfile *mf, struct lm_buf *out,
+                               struct lm_err *err);
 /* The reverse: parameters from such a blob (what `lm show --modelfile` reads back). */
 int lm_modelfile_params_from_json(struct lm_modelfile *mf, const char *json, size_t len,
                                   const char *path, struct lm_err *err);

@@ -76,6 +76,20 @@ static void test_full(void **state)
     assert_int_equal(sp.top_k, 40);
     assert_int_equal(sp.seed, 7);
 
+    /* Ollama's messages layer, and read back as a chat */
+    struct lm_buf mj = LM_BUF_INIT(1 << 20);
+    struct lm_err merr;
+    assert_int_equal(lm_modelfile_messages_json(&mf, &mj, &merr), 0);
+    assert_string_equal(mj.data, "[{\"role\":\"user\",\"content\":\"Is Toronto in Canada?\"},"
+                                 "{\"role\":\"assistant\",\"content\":\"yes\"}]\n");
+    struct lm_chat chat;
+    lm_chat_init(&chat);
+    assert_int_equal(lm_chat_from_json(&chat, mj.data, mj.len, "messages", &merr), 0);
+    assert_int_equal(chat.n, 2);
+    assert_string_equal(chat.msgs[1].content, "yes");
+    lm_chat_release(&chat);
+    lm_buf_release(&mj);
+
     /* written back and read again, it is the same model */
     struct lm_buf out = LM_BUF_INIT(1 << 20);
     struct lm_err err;
