@@ -11,10 +11,10 @@
 #include "../common/banned.h"
 
 static const char sign_usage[] =
-    "usage: lm sign DIR|FILE --key KEY.pem [-o SIGNATURE] [--ignore-path P]...\n"
-    "  Sign a model directory (or one file) with an EC private key (P-256, P-384 or P-521):\n"
-    "  writes an OpenSSF Model Signing bundle (default DIR/model.sig) that lm verify --sig\n"
-    "  and upstream's model_signing verify key accept.\n";
+    "usage: lm sign DIR|FILE|NAME --key KEY.pem [-o SIGNATURE] [--ignore-path P]...\n"
+    "  Sign a model directory (or one file, or a store model: then -o is required) with an EC\n"
+    "  private key (P-256, P-384 or P-521): writes an OpenSSF Model Signing bundle (default\n"
+    "  DIR/model.sig) that lm verify --sig and upstream's model_signing verify key accept.\n";
 
 static const char verify_sig_usage[] =
     "usage: lm verify --sig [--signature FILE] [--ignore-path P]... [--json]\n"
@@ -47,6 +47,36 @@ static bool opt(int argc, char **argv, int *i, const char *name, const char **va
     return true;
 }
 
+/* A store model: its files by their names; the signature goes to -o. */
+static int sign_store_model(const char *name, const struct lm_sig_sign_opts *o, char hint[65],
+                            struct lm_err *err)
+{
+    struct lm_store *s = lm_store_open(NULL, err);
+    struct lm_model *m = NULL;
+    struct lm_sig_file *f = NULL;
+    int ret = -1;
+    if (!s || lm_model_get(s, name, &m, err))
+        goto out;
+    if (!o->out) {
+        lm_err_set(err, LM_EUSAGE, NULL, LM_NO_OFFSET,
+                   "signing store model %s needs -o FILE for the signature", m->display);
+        goto out;
+    }
+    f = calloc(m->n_layers + 1, sizeof(*f));
+    if (!f) {
+        lm_err_set(err, LM_ENOMEM, NULL, LM_NO_OFFSET, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < m->n_layers; i++)
+        f[i] = (struct lm_sig_file){ m->layers[i].path, m->layers[i].blob };
+    ret = lm_sig_sign_files(f, m->n_layers, m->display, o, hint, err);
+out:
+    free(f);
+    lm_model_free(m);
+    lm_store_close(s);
+    return ret;
+}
+
 int cmd_sign(int argc, char **argv)
 {
     const char **ign = calloc((size_t)argc, sizeof(*ign));
@@ -77,12 +107,14 @@ int cmd_sign(int argc, char **argv)
     o.ignore = ign;
     struct lm_err err;
     char hint[65];
+    struct stat st;
     lm_err_clear(&err);
-    int rc = lm_sig_sign_dir(model, &o, hint, &err);
+    int rc = stat(model, &st) == 0 || strchr(model, '/') ? lm_sig_sign_dir(model, &o, hint, &err)
+                                                         : sign_store_model(model, &o, hint, &err);
     free(ign);
     if (rc) {
         lm_report(&err);
-        return LM_EXIT_FAIL;
+        return err.code == LM_EUSAGE ? LM_EXIT_USAGE : LM_EXIT_FAIL;
     }
     printf("signed %s with key %s\n", model, hint);
     return LM_EXIT_OK;

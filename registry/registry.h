@@ -214,5 +214,8 @@ struct lm_sig_sign_opts {
  * accepts; the bundle is written atomically. hint (may be NULL) gets the key hint. */
 int lm_sig_sign_dir(const char *model, const struct lm_sig_sign_opts *o, char hint[65],
                     struct lm_err *err);
+/* The same for a list of files (a store model); o->out is required, subject names the model. */
+int lm_sig_sign_files(const struct lm_sig_file *files, size_t n, const char *subject,
+                      const struct lm_sig_sign_opts *o, char hint[65], struct lm_err *err);
 
 #endif

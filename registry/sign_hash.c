@@ -212,6 +212,11 @@ static int file_cmp(const void *x, const void *y)
     return path_cmp(((const struct lm_sig_file *)x)->name, ((const struct lm_sig_file *)y)->name);
 }
 
+void sig_files_sort(struct lm_sig_file *v, size_t n)
+{
+    qsort(v, n, sizeof(*v), file_cmp);
+}
+
 static int walk(const char *dir, const char *rel, int depth, const struct sig_ignore *ig,
                 bool links, struct sig_files *out, struct lm_err *err)
 {
@@ -297,7 +302,7 @@ int sig_walk(const char *model, const struct sig_ignore *ig, bool allow_symlinks
                           "is neither a regular file nor a directory");
     if (walk(model, "", 0, ig, allow_symlinks, out, err))
         return -1;
-    qsort(out->v, out->n, sizeof(*out->v), file_cmp);
+    sig_files_sort(out->v, out->n);
     return 0;
 }
 

@@ -73,6 +73,7 @@ struct sig_files {
 int sig_walk(const char *model, const struct sig_ignore *ig, bool allow_symlinks,
              struct sig_files *out, struct lm_err *err);
 void sig_files_release(struct sig_files *f);
+void sig_files_sort(struct lm_sig_file *v, size_t n);   /* upstream's order: by path components */
 /* Hash files into resources by the serialization. */
 int sig_hash_files(const struct lm_sig_file *files, size_t n, const struct sig_ser *ser,
                    struct sig_res_list *out, struct lm_err *err);

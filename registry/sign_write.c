@@ -72,56 +72,27 @@ static int sign_pae(EVP_PKEY *k, const char *payload, uint8_t **sig, size_t *sle
     return ret;
 }
 
-int lm_sig_sign_dir(const char *model, const struct lm_sig_sign_opts *o, char hint_out[65],
-                    struct lm_err *err)
+/* Hash files, sign the statement with the key in o->key, write the bundle to out. */
+static int sign_files(const char *subject, struct sig_ignore *ig, const struct lm_sig_file *files,
+                      size_t n, const char *key_path, const char *out, char hint_out[65],
+                      struct lm_err *err)
 {
-    char out[PATH_MAX], real[PATH_MAX], hint[65];
-    struct stat st;
-    struct sig_ignore ig = { 0 };
-    struct sig_files files = { 0 };
     struct sig_res_list res = { 0 };
     struct sig_ser ser = { .shards = false, .hash = "sha256" };
     EVP_PKEY *k = NULL;
-    char *payload = NULL, *p64 = NULL, *s64 = NULL, *doc = NULL;
+    char *payload = NULL, *p64 = NULL, *s64 = NULL, *doc = NULL, hint[65], root[65];
     uint8_t *sig = NULL;
     size_t slen = 0;
     json_t *b = NULL;
     int ret = -1;
 
-    if (stat(model, &st) != 0)
-        return lm_err_errno(err, model, "cannot stat model");
-    bool one_file = S_ISREG(st.st_mode);
-    if (o->out) {
-        snprintf(out, sizeof(out), "%s", o->out);
-    } else if (one_file) {
-        const char *slash = strrchr(model, '/');
-        snprintf(out, sizeof(out), "%.*s/model.sig", slash ? (int)(slash - model) : 1,
-                 slash ? model : ".");
-    } else {
-        snprintf(out, sizeof(out), "%s/model.sig", model);
-    }
-    if (!realpath(model, real))
-        return lm_err_errno(err, model, "cannot resolve");
-    k = sig_read_key(o->key, true, err);
-    if (!k)
+    qsort(ig->v, ig->n, sizeof(*ig->v), str_cmp);
+    k = sig_read_key(key_path, true, err);
+    if (!k || sig_hash_files(files, n, &ser, &res, err))
         goto out;
-    for (size_t i = 0; i < SIG_GIT_PATHS; i++)
-        if (sig_ignore_add(&ig, sig_git_paths[i], err))
-            goto out;
-    char rel[PATH_MAX];
-    if (sig_rel_inside(model, out, rel, sizeof(rel)) && sig_ignore_add(&ig, rel, err))
-        goto out;
-    for (size_t i = 0; i < o->n_ignore; i++)
-        if (sig_ignore_user(&ig, model, o->ignore[i], err))
-            goto out;
-    qsort(ig.v, ig.n, sizeof(*ig.v), str_cmp);
-    if (sig_walk(model, &ig, false, &files, err) ||
-        sig_hash_files(files.v, files.n, &ser, &res, err))
-        goto out;
-    char root[65];
-    payload = statement(basename(real), &ig, &res, root);
+    payload = statement(subject, ig, &res, root);
     if (!payload || sign_pae(k, payload, &sig, &slen) || sig_key_hint(k, hint)) {
-        lm_err_set(err, LM_EINTERNAL, o->key, LM_NO_OFFSET, "cannot sign with this key");
+        lm_err_set(err, LM_EINTERNAL, key_path, LM_NO_OFFSET, "cannot sign with this key");
         goto out;
     }
     p64 = sig_b64_encode((const uint8_t *)payload, strlen(payload));
@@ -153,7 +124,79 @@ out:
     free(payload);
     EVP_PKEY_free(k);
     sig_res_list_release(&res);
+    return ret;
+}
+
+static int git_ignores(struct sig_ignore *ig, struct lm_err *err)
+{
+    for (size_t i = 0; i < SIG_GIT_PATHS; i++)
+        if (sig_ignore_add(ig, sig_git_paths[i], err))
+            return -1;
+    return 0;
+}
+
+int lm_sig_sign_dir(const char *model, const struct lm_sig_sign_opts *o, char hint_out[65],
+                    struct lm_err *err)
+{
+    char out[PATH_MAX], real[PATH_MAX], rel[PATH_MAX];
+    struct stat st;
+    struct sig_ignore ig = { 0 };
+    struct sig_files files = { 0 };
+    int ret = -1;
+
+    if (stat(model, &st) != 0)
+        return lm_err_errno(err, model, "cannot stat model");
+    if (o->out) {
+        snprintf(out, sizeof(out), "%s", o->out);
+    } else if (S_ISREG(st.st_mode)) {
+        const char *slash = strrchr(model, '/');
+        snprintf(out, sizeof(out), "%.*s/model.sig", slash ? (int)(slash - model) : 1,
+                 slash ? model : ".");
+    } else {
+        snprintf(out, sizeof(out), "%s/model.sig", model);
+    }
+    if (!realpath(model, real))
+        return lm_err_errno(err, model, "cannot resolve");
+    if (git_ignores(&ig, err) ||
+        (sig_rel_inside(model, out, rel, sizeof(rel)) && sig_ignore_add(&ig, rel, err)))
+        goto out;
+    for (size_t i = 0; i < o->n_ignore; i++)
+        if (sig_ignore_user(&ig, model, o->ignore[i], err))
+            goto out;
+    if (sig_walk(model, &ig, false, &files, err) ||
+        sign_files(basename(real), &ig, files.v, files.n, o->key, out, hint_out, err))
+        goto out;
+    ret = 0;
+out:
     sig_files_release(&files);
+    sig_ignore_release(&ig);
+    return ret;
+}
+
+int lm_sig_sign_files(const struct lm_sig_file *files, size_t n, const char *subject,
+                      const struct lm_sig_sign_opts *o, char hint_out[65], struct lm_err *err)
+{
+    struct sig_ignore ig = { 0 };
+    size_t k = 0;
+    int ret = -1;
+    if (!o->out)
+        return lm_err_set(err, LM_EUSAGE, NULL, LM_NO_OFFSET,
+                          "signing a file list needs an output path");
+    struct lm_sig_file *keep = calloc(n + 1, sizeof(*keep));
+    if (!keep)
+        return lm_err_set(err, LM_ENOMEM, NULL, LM_NO_OFFSET, "out of memory");
+    if (git_ignores(&ig, err) || sig_ignore_add(&ig, "model.sig", err))
+        goto out;
+    for (size_t i = 0; i < o->n_ignore; i++)
+        if (sig_ignore_add(&ig, o->ignore[i], err))
+            goto out;
+    for (size_t i = 0; i < n; i++)
+        if (!sig_ignored(&ig, files[i].name))
+            keep[k++] = files[i];
+    sig_files_sort(keep, k);
+    ret = sign_files(subject, &ig, keep, k, o->key, o->out, hint_out, err);
+out:
+    free(keep);
     sig_ignore_release(&ig);
     return ret;
 }

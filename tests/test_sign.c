@@ -578,6 +578,43 @@ static void test_sign_single_file(void **state)
     free(tmp);
 }
 
+/* Resources in upstream's order, by path components: a/b, a-c, a.txt (strcmp: a-c, a.txt, a/b);
+ * dot files are listed, git files and the signature are not. */
+static void test_sign_order(void **state)
+{
+    (void)state;
+    NEED_FIXTURES();
+    char *tmp = make_tmpdir(), model[600], sig[700], key[1200];
+    snprintf(model, sizeof(model), "%s/m", tmp);
+    snprintf(sig, sizeof(sig), "%s/model.sig", model);
+    snprintf(key, sizeof(key), "%s/lm-made-key/keys/lm-test-p256.pem", signing);
+    sh("mkdir -p '%s/a' '%s/.git' && cd '%s' && : > a/b && : > a-c && : > a.txt && : > .env && "
+       ": > .git/HEAD && : > .gitattributes", model, model, model);
+    struct lm_sig_sign_opts so = { .key = key };
+    struct lm_err err;
+    assert_int_equal(lm_sig_sign_dir(model, &so, NULL, &err), 0);
+    json_t *b = json_load_file(sig, 0, NULL);
+    char *raw = NULL;
+    json_t *st = b64_json_payload(b, &raw);
+    json_t *res = json_object_get(json_object_get(st, "predicate"), "resources");
+    const char *want[] = { ".env", "a/b", "a-c", "a.txt" };
+    assert_int_equal(json_array_size(res), 4);
+    for (size_t i = 0; i < 4; i++)
+        assert_string_equal(json_string_value(json_object_get(json_array_get(res, i), "name")),
+                            want[i]);
+    json_t *ign = json_object_get(json_object_get(json_object_get(st, "predicate"),
+                                                  "serialization"), "ignore_paths");
+    const char *wign[] = { ".git", ".gitattributes", ".github", ".gitignore", "model.sig" };
+    assert_int_equal(json_array_size(ign), 5);
+    for (size_t i = 0; i < 5; i++)
+        assert_string_equal(json_string_value(json_array_get(ign, i)), wign[i]);
+    free(raw);
+    json_decref(st);
+    json_decref(b);
+    rm_rf(tmp);
+    free(tmp);
+}
+
 /* ---- hostile statements, signed with the test key so only the statement is wrong --------- */
 
 static void resign(const char *sig_path, const char *key_path, const char *payload)
@@ -754,6 +791,7 @@ int main(void)
         cmocka_unit_test(test_trust_config_wrapper),
         cmocka_unit_test(test_sign_roundtrip),
         cmocka_unit_test(test_sign_single_file),
+        cmocka_unit_test(test_sign_order),
         cmocka_unit_test(test_hostile_statements),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,3 +15,8 @@ must_fail "$LM" verify --sig --key $K/lm-test-p256.pub unsigned
 # A signature from elsewhere covers the store model too.
 "$LM" sign lm-made-key/stories260K --key $K/lm-test-p256.pem -o other.sig > /dev/null
 "$LM" verify --sig --signature other.sig --key $K/lm-test-p256.pub unsigned
+# lm sign NAME: the store model's files by name; the signature verifies the directory too.
+must_fail "$LM" sign unsigned --key $K/lm-test-p256.pem
+"$LM" sign unsigned --key $K/lm-test-p256.pem -o store.sig
+"$LM" verify --sig --signature store.sig --key $K/lm-test-p256.pub unsigned
+"$LM" verify --sig --signature store.sig --key $K/lm-test-p256.pub lm-made-key/stories260K
