@@ -20,7 +20,8 @@ static const char run_usage[] =
     RUN_SYNOPSIS
     "\n"
     "Generates text from MODEL (a GGUF file, or a model name in the store) on the CPU and streams\n"
-    "it to stdout. The prompt is PROMPT, or what stdin holds. Generation stops at an\n"
+    "it to stdout. The prompt is PROMPT, or what stdin holds; a model with a chat template gets\n"
+    "it as one user message in that template (see --raw). Generation stops at an\n"
     "end-of-generation token, after -n tokens, or when the context is full.\n"
     "\n"
     "  -n N                  tokens to generate (default: no limit)\n"
@@ -34,7 +35,8 @@ static const char run_usage[] =
     "  --repeat-last-n N     how many recent tokens the penalty looks at (default 64)\n"
     "  --seed N              random seed; the same seed gives the same text (default: random)\n"
     "  --kv-type f16|f32     KV cache element type (default f16, as llama.cpp)\n"
-    "  --raw                 use the prompt as it is: special-token text stays text\n"
+    "  --raw                 use the prompt as it is: no chat template, and special-token text\n"
+    "                        such as <|im_end|> stays text\n"
     "  --ignore-eos          do not stop at end-of-generation tokens (benchmarks)\n"
     "  --logits-out FILE     write the logits of every prompt position to FILE as\n"
     "                        little-endian f32 [n_tokens][n_vocab]; then generate only with -n\n"
@@ -174,6 +176,38 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
     return 0;
 }
 
+/* The text to tokenize: with --raw the prompt as given; else, when the model has a chat
+ * template, the prompt as one user message in it (llama.cpp's built-in formatter that the
+ * template names, chatml if none does), with the assistant's turn opened. */
+static int format_prompt(const struct run_opts *o, const struct gguf *g, struct lm_buf *text,
+                         struct lm_err *err)
+{
+    const struct gguf_kv *kv = o->raw ? NULL : gguf_kv_find(g, "tokenizer.chat_template");
+    struct gguf_str tmpl;
+    if (!kv || gguf_kv_str(kv, &tmpl) < 0)
+        return 0;
+    enum lm_chat_family f = lm_chat_detect(tmpl.p, (size_t)tmpl.len);
+    if (f == LM_CHAT_UNKNOWN) {
+        lm_warnf("chat template not recognised; using %s", lm_chat_family_name(LM_CHAT_FALLBACK));
+        f = LM_CHAT_FALLBACK;
+    }
+    struct lm_chat chat;
+    struct lm_buf out = LM_BUF_INIT(LM_TOK_MAX_TEXT);
+    int rc = -1;
+    lm_chat_init(&chat);
+    if (lm_chat_add(&chat, "user", text->data ? text->data : "", text->len, err) < 0 ||
+        lm_chat_render(f, chat.msgs, chat.n, true, &out, err) < 0)
+        goto out;
+    lm_buf_release(text);
+    *text = out;
+    out = (struct lm_buf)LM_BUF_INIT(0);
+    rc = 0;
+out:
+    lm_buf_release(&out);
+    lm_chat_release(&chat);
+    return rc;
+}
+
 /* PROMPT, or all of stdin. */
 static int read_prompt(const struct run_opts *o, struct lm_buf *text, struct lm_err *err)
 {
@@ -299,7 +333,7 @@ int cmd_run(int argc, char **argv)
     }
     tm.loaded = lm_now();
 
-    if (read_prompt(&o, &text, &err) < 0 ||
+    if (read_prompt(&o, &text, &err) < 0 || format_prompt(&o, lm_net_gguf(net), &text, &err) < 0 ||
         lm_tokenize(tok, text.data ? text.data : "", text.len, true, !o.raw, &ids, &n_ids,
                     &err) < 0)
         goto fail;
