@@ -47,6 +47,7 @@ struct bundle_deriv {
 
 struct bundle_model {
     const char *name;              /* as the source store spells it (full form) */
+    char full[LM_NAME_MAX + 1];    /* parsed: the form names compare in */
     char manifest[65];
     const char *body;              /* the canonical manifest bytes */
     struct lm_layer *layers;

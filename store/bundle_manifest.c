@@ -2,6 +2,7 @@
  * parsed and checked as hostile bytes on import. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "bundle_int.h"
 #include "../common/banned.h"
@@ -259,6 +260,10 @@ static int parse_layers(struct parse *p, struct bundle_manifest *bm, struct bund
     if (get_array(p, body, "layers", 4096, &arr))
         goto out;
     m->n_layers = json_array_size(arr);
+    if (m->n_layers == 0) {
+        bad(p, "no files%s", "");
+        goto out;
+    }
     m->layers = calloc(m->n_layers ? m->n_layers : 1, sizeof(*m->layers));
     if (!m->layers) {
         lm_err_set(p->err, LM_ENOMEM, p->label, LM_NO_OFFSET, "out of memory");
@@ -298,6 +303,11 @@ static int parse_layers(struct parse *p, struct bundle_manifest *bm, struct bund
             goto out;
         }
         l->digest = b->digest;
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(m->layers[k].path, l->path) == 0) {
+                bad(p, "file '%s' is listed twice", l->path);
+                goto out;
+            }
     }
     /* The body must be exactly what the store would write for these files, so its digest is
      * the model's ID and nothing else rides along in it. Strings stay owned by `body`, which
@@ -388,6 +398,7 @@ static int parse_model(struct parse *p, struct bundle_manifest *bm, json_t *o,
         return -1;
     if (lm_name_parse(m->name, &nm, NULL))
         return bad(p, "model name '%s' is not valid", m->name);
+    lm_name_full(&nm, m->full, sizeof(m->full));   /* "demo" and its full form are one name */
     char q[LM_QUOTE_MAX + 8];
     snprintf(p->where, sizeof(p->where), "model '%s': ",
              lm_quote(m->name, strlen(m->name), q, sizeof(q)));
@@ -456,7 +467,7 @@ int bundle_manifest_parse(struct bundle_manifest *bm, const char *text, size_t l
         if (parse_model(&p, bm, json_array_get(models, i), &bm->models[i]))
             return -1;
         for (size_t k = 0; k < i; k++)
-            if (strcasecmp(bm->models[k].name, bm->models[i].name) == 0)
+            if (strcasecmp(bm->models[k].full, bm->models[i].full) == 0)
                 return bad(&p, "model '%s' is listed twice", bm->models[i].name);
     }
     /* Every listed blob belongs to a model: nothing unnamed rides into the store. */

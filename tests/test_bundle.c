@@ -444,6 +444,23 @@ static void escape_path(json_t *root, json_t *body)
     json_object_set_new(l, "path", json_string("../../etc/LICENSE"));
 }
 
+static void dup_path(json_t *root, json_t *body)
+{
+    (void)root;
+    json_t *layers = json_object_get(body, "layers");
+    json_object_set(json_array_get(layers, 1), "path",
+                    json_object_get(json_array_get(layers, 0), "path"));
+}
+
+static void model_twice(json_t *root, json_t *body)
+{
+    (void)body;
+    json_t *models = json_object_get(root, "models");
+    json_t *again = json_deep_copy(json_array_get(models, 0));
+    json_object_set_new(again, "name", json_string("demo"));
+    json_array_append_new(models, again);
+}
+
 static void future_version(json_t *root, json_t *body)
 {
     (void)body;
@@ -466,6 +483,9 @@ static void test_manifest_rules(void **state)
         { escape_path, "bundle manifest: model 'registry.ollama.ai/library/demo:latest': file "
                        "path '../../etc/LICENSE' is not relative or has a '.' or '..' part" },
         { future_version, "bundle format version 2 is not one this lm reads (1)" },
+        { dup_path, "bundle manifest: model 'registry.ollama.ai/library/demo:latest': file "
+                    "'LICENSE' is listed twice" },
+        { model_twice, "bundle manifest: model 'demo' is listed twice" },
     };
     for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
         n = copy_valid(v);
