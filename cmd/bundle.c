@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -43,9 +44,13 @@ static bool ends_with(const char *s, const char *suf)
     return n >= k && strcmp(s + n - k, suf) == 0;
 }
 
-/* FILE.tar, FILE.tar.zst (.gz, .xz ...), .tzst .tgz .txz .tbz2, or - (stdin). */
+/* FILE.tar, FILE.tar.zst (.gz, .xz ...), .tzst .tgz .txz .tbz2, or - (stdin); never a
+ * directory (a checkpoint directory may be called anything). */
 static bool is_bundle_path(const char *p)
 {
+    struct stat st;
+    if (stat(p, &st) == 0 && S_ISDIR(st.st_mode))
+        return false;
     const char *t = strstr(p, ".tar");
     if (strcmp(p, "-") == 0 || (t && (t[4] == 0 || (t[4] == '.' && !strchr(t + 5, '/')))))
         return true;

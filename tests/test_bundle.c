@@ -598,6 +598,7 @@ static void test_signatures(void **state)
     /* signed with key, checked against another key */
     set_home(g.src);
     assert_int_equal(lm_run(&r, "export", "demo", "-o", out, "--signed-by"), 0);
+    assert_int_equal(r.status, 2);   /* no key: usage */
     run_result_free(&r);
     char *argv[] = { (char *)lm_bin(), "export", "demo", "-o", out, "--signed-by", key, NULL };
     assert_int_equal(run_capture(argv, &r), 0);
@@ -613,6 +614,19 @@ static void test_signatures(void **state)
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "imported demo:latest\n"));
     assert_non_null(strstr(r.out, ", signed by key "));
+    run_result_free(&r);
+    /* P-384 signs with SHA-384 */
+    EVP_PKEY *k3 = EVP_EC_gen("P-384");
+    write_key(k3, key, true);
+    write_key(k3, pub, false);
+    EVP_PKEY_free(k3);
+    set_home(g.src);
+    assert_int_equal(run_capture(argv, &r), 0);
+    assert_int_equal(r.status, 0);
+    run_result_free(&r);
+    set_home(g.dst);
+    assert_int_equal(lm_run(&r, "import", out, "--require-signature", pub, NULL), 0);
+    assert_int_equal(r.status, 0);
     run_result_free(&r);
     /* again: the name exists, but with this manifest, so nothing is in the way */
     assert_int_equal(lm_run(&r, "import", out, NULL, NULL, NULL), 0);
