@@ -294,12 +294,18 @@ static json_t *cdx_model(json_t *m)
     }
     json_t *sg = json_object_get(m, "signature");
     json_array_append_new(props, prop("lm:signature.status", s_or(json_object_get(sg, "status"), "")));
-    static const char *const skeys[] = { "method", "signer", "issuer", "time" };
-    for (size_t i = 0; i < 4; i++) {
+    static const char *const skeys[] = { "method", "signer", "issuer", "root", "error" };
+    for (size_t i = 0; i < sizeof(skeys) / sizeof(skeys[0]); i++) {
         char k[32];
         snprintf(k, sizeof(k), "lm:signature.%s", skeys[i]);
         if (json_is_string(json_object_get(sg, skeys[i])))
             json_array_append_new(props, prop(k, s_or(json_object_get(sg, skeys[i]), "")));
+    }
+    json_t *when = json_object_get(sg, "signed_at");
+    if (json_is_integer(when) && json_integer_value(when) > 0) {
+        char t[32];
+        snprintf(t, sizeof(t), "%lld", (long long)json_integer_value(when));
+        json_array_append_new(props, prop("lm:signature.signed_at", t));
     }
     json_array_append_new(props, prop("lm:audit", json_is_true(json_object_get(m, "ok")) ? "ok"
                                                                                         : "failed"));

@@ -197,6 +197,11 @@ struct lm_sig_file {
     const char *path;
 };
 
+/* The result as the JSON object a provenance record keeps under "signature" (lm audit reads it):
+ * {"verified":true,"method":...,"signer":...,"issuer":...,"signed_at":N,"root":...}; with r NULL
+ * {"verified":false,"error":why}. malloc'd text, NULL on ENOMEM. */
+char *lm_sig_result_json(const struct lm_sig_result *r, const char *why);
+
 /* Verify the model at `model` (a directory, or one file) against its signature. */
 int lm_sig_verify_dir(const char *model, const struct lm_sig_opts *o, struct lm_sig_result *r,
                       struct lm_err *err);

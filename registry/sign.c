@@ -29,6 +29,20 @@ const char *lm_sig_method_name(enum lm_sig_method m)
     return "?";
 }
 
+char *lm_sig_result_json(const struct lm_sig_result *r, const char *why)
+{
+    json_t *o = r ? json_pack("{s:b, s:s, s:o, s:o, s:I, s:s}", "verified", 1, "method",
+                              lm_sig_method_name(r->method), "signer",
+                              lm_json_string(r->signer, strlen(r->signer)), "issuer",
+                              lm_json_string(r->issuer, strlen(r->issuer)), "signed_at",
+                              (json_int_t)r->signed_at, "root", r->root)
+                  : json_pack("{s:b, s:o}", "verified", 0, "error",
+                              lm_json_string(why ? why : "", why ? strlen(why) : 0));
+    char *txt = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(o);
+    return txt;
+}
+
 /* ---- small helpers shared by sign*.c ---------------------------------------------------- */
 
 const char *sig_jstr(json_t *o, const char *key)

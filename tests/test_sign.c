@@ -17,6 +17,7 @@
 #include <openssl/pem.h>
 
 #include "../registry/registry.h"
+#include "../store/store.h"
 #include "support/testutil.h"
 #include "../common/banned.h"
 
@@ -781,6 +782,80 @@ static void test_hostile_statements(void **state)
     free(tmp);
 }
 
+/* ---- what lm audit makes of a signature a pull recorded ---------------------------------- */
+
+/* A one-file model (a file of the fixture: models with other bytes have other manifests, and
+ * provenance belongs to a manifest). */
+static void add_signed_model(struct lm_store *s, const char *name, const char *file,
+                             const char *mt, const char *extra)
+{
+    struct lm_err err;
+    struct lm_blob b;
+    char path[1200];
+    snprintf(path, sizeof(path), "%s/lm-made-key/stories260K/%s", signing, file);
+    assert_int_equal(lm_blob_add_file(s, path, mt, 0, NULL, &b, &err), 0);
+    struct lm_layer l = { file, b.digest, b.size, "other", mt };
+    struct lm_provenance p = { .kind = "hf", .url = "https://huggingface.co/org/repo",
+                               .commit = "0123456789abcdef0123456789abcdef01234567",
+                               .extra_json = extra };
+    struct lm_model_spec spec = { name, &l, 1, &p, NULL, 0 };
+    assert_int_equal(lm_store_add_models(s, "pull", &spec, 1, NULL, &err), 0);
+}
+
+static void test_audit_recorded_signature(void **state)
+{
+    (void)state;
+    NEED_FIXTURES();
+    const char *lm = lm_bin();
+    if (!lm) {
+        fprintf(stderr, "skip: LM_BIN is not set\n");
+        skip();
+    }
+    char base[1100], home[600], extra[2048];
+    struct caseopts c;
+    struct lm_sig_result r;
+    struct lm_err err;
+    snprintf(base, sizeof(base), "%s/lm-made-key", signing);
+    load_case(base, &c);
+    assert_int_equal(lm_sig_verify_dir(c.model, &c.o, &r, &err), 0);
+    char *ok = lm_sig_result_json(&r, NULL), *bad = lm_sig_result_json(NULL, "bad signature");
+    char *tmp = make_tmpdir();
+    snprintf(home, sizeof(home), "%s/home", tmp);
+    struct lm_store *s = lm_store_open(home, &err);
+    assert_non_null(s);
+    snprintf(extra, sizeof(extra), "{\"endpoint\":\"https://huggingface.co\",\"signature\":%s}", ok);
+    add_signed_model(s, "good", "config.json", LM_MT_JSON, extra);
+    snprintf(extra, sizeof(extra), "{\"signature\":%s}", bad);
+    add_signed_model(s, "bad", "tokenizer.model", LM_MT_SPM, extra);
+    lm_store_close(s);
+    setenv("LM_HOME", home, 1);
+    char *av1[] = { (char *)lm, "audit", "good", NULL };
+    struct run_result rr;
+    assert_int_equal(run_capture(av1, &rr), 0);
+    assert_int_equal(rr.status, 0);
+    assert_non_null(strstr(rr.out, "  signature   verified, key " LM_HINT "\n"));
+    assert_non_null(strstr(rr.out, "  source      hf https://huggingface.co/org/repo (commit "
+                                   "0123456789abcdef0123456789abcdef01234567)\n"));
+    run_result_free(&rr);
+    char *av2[] = { (char *)lm, "audit", "--json", "bad", NULL };
+    assert_int_equal(run_capture(av2, &rr), 0);
+    if (rr.status != 1)
+        fprintf(stderr, "%s%s", rr.out, rr.err);
+    assert_int_equal(rr.status, 1);
+    json_t *j = json_loads(rr.out, 0, NULL);
+    json_t *sg = json_object_get(json_array_get(j, 0), "signature");
+    assert_string_equal(json_string_value(json_object_get(sg, "status")), "failed");
+    assert_string_equal(json_string_value(json_object_get(sg, "error")), "bad signature");
+    json_decref(j);
+    run_result_free(&rr);
+    unsetenv("LM_HOME");
+    free(ok);
+    free(bad);
+    json_decref(c.doc);
+    rm_rf(tmp);
+    free(tmp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -793,6 +868,7 @@ int main(void)
         cmocka_unit_test(test_sign_single_file),
         cmocka_unit_test(test_sign_order),
         cmocka_unit_test(test_hostile_statements),
+        cmocka_unit_test(test_audit_recorded_signature),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
