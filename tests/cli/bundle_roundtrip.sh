@@ -34,3 +34,10 @@ must_fail "$LM" export nosuch -o x.tar.zst 2> err.txt; cat err.txt; [ ! -e x.tar
 must_fail "$LM" export demo 2> /dev/null; echo "no -o: exit $rc"
 must_fail "$LM" import b.tar.zst --as x 2> /dev/null; echo "--as with a bundle: exit $rc"
 must_fail "$LM" import missing.tar.zst 2> err.txt; cat err.txt
+# a damaged blob fails the export (before the far side sees it), and no bundle file is left
+b=$(blob_of demo model.safetensors)
+chmod u+w "$b"
+printf 'X' | dd of="$b" bs=1 seek=100 conv=notrunc 2> /dev/null
+must_fail "$LM" export demo -o bad.tar.zst 2> err.txt
+sed -e "s|$LM_HOME|LM_HOME|" -e 's/hash to [0-9a-f]*/hash to HASH/' err.txt
+echo "files named bad*: $(ls -A | grep -c '^bad' || true)"
