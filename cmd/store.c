@@ -349,6 +349,7 @@ static json_t *show_json(const struct lm_model *m)
         json_object_set_new(dj, "parameters", json_loads(d->params_json, 0, NULL));
         json_object_set_new(dj, "input_manifest", json_string(d->input_manifest));
         json_object_set_new(dj, "output_manifest", json_string(d->output_manifest));
+        json_object_set_new(dj, "input_names", jstr(d->input_names));
         iso_time(d->time, t, sizeof(t));
         json_object_set_new(dj, "time", json_string(t));
         json_object_set_new(dj, "lm_version", jstr(d->lm_version));
@@ -358,6 +359,17 @@ static json_t *show_json(const struct lm_model *m)
     json_object_set_new(o, "provenance", prov);
     json_object_set_new(o, "derivations", der);
     return o;
+}
+
+/* Outside text in full, control bytes escaped (lm_quote would cut long parameters). */
+static void print_escaped(const char *s)
+{
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c < 0x20 || *c == 0x7f)
+            printf("\\x%02x", *c);
+        else
+            putchar(*c);
+    }
 }
 
 static void kv(const char *key, const char *value)
@@ -411,16 +423,22 @@ static void show_text(const struct lm_model *m)
         iso_time(p->time, t, sizeof(t));
         snprintf(buf, sizeof(buf), "%s by lm %s", t, quoted(p->lm_version, q, sizeof(q)));
         kv("recorded", buf);
-        snprintf(buf, sizeof(buf), "%zu, each with its upstream digest", p->n_files);
-        kv("files", buf);
+        if (p->n_files) {
+            snprintf(buf, sizeof(buf), "%zu, each with its upstream digest", p->n_files);
+            kv("files", buf);
+        }
     }
     if (m->n_derivs)
-        printf("\n  Derivations\n");
+        printf("\n  Derivations (this model first, back to its source)\n");
     for (size_t i = 0; i < m->n_derivs; i++) {
         const struct lm_model_deriv *d = &m->derivs[i];
-        printf("    %.12s <- %s %s <- %.12s\n", d->output_manifest,
-               quoted(d->operation, q, sizeof(q)), quoted(d->params_json, buf, sizeof(buf)),
-               d->input_manifest);
+        iso_time(d->time, t, sizeof(t));
+        printf("    %-20s%.12s from %.12s (%s), %s\n", quoted(d->operation, q, sizeof(q)),
+               d->output_manifest, d->input_manifest,
+               d->input_names ? quoted(d->input_names, buf, sizeof(buf)) : "no longer named", t);
+        printf("    %-20s", "");
+        print_escaped(d->params_json);
+        printf("\n");
     }
 }
 

@@ -13,11 +13,13 @@
 
 static const char *const roles[] = {
     "weights", "config", "tokenizer", "template", "params", "license", "signature", "readme",
-    "other",
+    "other", "system", "messages",
 };
 
 static const char *const media_types[] = {
     LM_MT_GGUF, LM_MT_SAFETENSORS, LM_MT_JSON, LM_MT_TEXT, LM_MT_MARKDOWN, LM_MT_SPM,
+    LM_MT_OLLAMA_TEMPLATE, LM_MT_OLLAMA_SYSTEM, LM_MT_OLLAMA_PARAMS, LM_MT_OLLAMA_MESSAGES,
+    LM_MT_OLLAMA_LICENSE,
 };
 
 static bool in(const char *s, const char *const *v, size_t n)
@@ -187,7 +189,8 @@ int store_admit(const char *mt, const char *path, const char *label, uint64_t si
         rc = check_spm(path, label, err);
     } else if (nul_at != UINT64_MAX) {   /* JSON and text: a NUL byte means binary data */
         return lm_err_set(err, LM_ECORRUPT, label, nul_at, "a text file may not hold a NUL byte");
-    } else if (strcmp(mt, LM_MT_JSON) == 0) {
+    } else if (strcmp(mt, LM_MT_JSON) == 0 || strcmp(mt, LM_MT_OLLAMA_PARAMS) == 0 ||
+               strcmp(mt, LM_MT_OLLAMA_MESSAGES) == 0) {
         rc = check_json(path, label, size, err);
     }
     if (rc && err)   /* the readers name the temp file; the user knows the source */

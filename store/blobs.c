@@ -172,21 +172,12 @@ int lm_blob_fd(struct lm_blob_writer *w)
     return w->fd;
 }
 
-/* The file at tmp (open as fd) is complete and fsynced: check it and move it into blobs/. */
-static int finish(struct lm_store *s, int fd, const char *tmp, const char *mt, const char *label,
-                  uint64_t want_size, const char *want_hex, const char *hex, uint64_t size,
-                  uint64_t nul_at, struct lm_blob *out, struct lm_err *err)
+int store_blob_place(struct lm_store *s, int fd, const char *tmp, const char *label,
+                     const char *hex, uint64_t size, bool sync_dir, struct lm_blob *out,
+                     struct lm_err *err)
 {
     char dst[STORE_PATH_MAX];
     struct stat st;
-    if (want_size != LM_SIZE_ANY && size != want_size)
-        return lm_err_set(err, LM_ECORRUPT, label, LM_NO_OFFSET, "got %llu bytes, expected %llu",
-                          (unsigned long long)size, (unsigned long long)want_size);
-    if (want_hex && strcmp(want_hex, hex) != 0)
-        return lm_err_set(err, LM_EDIGEST, label, LM_NO_OFFSET,
-                          "sha256 mismatch: expected %s, got %s", want_hex, hex);
-    if (store_admit(mt, tmp, label, size, nul_at, err))
-        return -1;
     if (lm_blob_path(s, hex, dst, sizeof(dst)))
         return lm_err_set(err, LM_EINTERNAL, label, LM_NO_OFFSET, "bad digest");
     snprintf(out->digest, sizeof(out->digest), "%s", hex);
@@ -205,7 +196,23 @@ static int finish(struct lm_store *s, int fd, const char *tmp, const char *mt, c
     if (rename(tmp, dst) < 0)
         return lm_err_errno(err, dst, "rename");
     store_tmp_untrack(tmp);
-    return store_fsync_dir(s->blobs, err);
+    return sync_dir ? store_fsync_dir(s->blobs, err) : 0;
+}
+
+/* The file at tmp (open as fd) is complete and fsynced: check it and move it into blobs/. */
+static int finish(struct lm_store *s, int fd, const char *tmp, const char *mt, const char *label,
+                  uint64_t want_size, const char *want_hex, const char *hex, uint64_t size,
+                  uint64_t nul_at, struct lm_blob *out, struct lm_err *err)
+{
+    if (want_size != LM_SIZE_ANY && size != want_size)
+        return lm_err_set(err, LM_ECORRUPT, label, LM_NO_OFFSET, "got %llu bytes, expected %llu",
+                          (unsigned long long)size, (unsigned long long)want_size);
+    if (want_hex && strcmp(want_hex, hex) != 0)
+        return lm_err_set(err, LM_EDIGEST, label, LM_NO_OFFSET,
+                          "sha256 mismatch: expected %s, got %s", want_hex, hex);
+    if (store_admit(mt, tmp, label, size, nul_at, err))
+        return -1;
+    return store_blob_place(s, fd, tmp, label, hex, size, true, out, err);
 }
 
 static void writer_free(struct lm_blob_writer *w)
@@ -366,11 +373,4 @@ out:
     free(buf);
     close(src);
     return ret;
-}
-
-int store_blob_finish(struct lm_store *s, int fd, const char *tmp, const char *mt,
-                      const char *label, uint64_t want_size, const char *want_hex, const char *hex,
-                      uint64_t size, uint64_t nul_at, struct lm_blob *out, struct lm_err *err)
-{
-    return finish(s, fd, tmp, mt, label, want_size, want_hex, hex, size, nul_at, out, err);
 }

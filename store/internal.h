@@ -63,11 +63,12 @@ int store_fsync_dir(const char *dir, struct lm_err *err);
  * UINT64_MAX (NULL to skip the scan). */
 int store_hash_fd(int fd, const char *path, char hex[65], uint64_t *size, uint64_t *nul_at,
                   struct lm_err *err);
-/* The complete, fsynced file tmp (open as fd): check size, digest and admission, then rename it
- * into blobs/ or drop it if the blob exists (for writers outside blobs.c: partial.c). */
-int store_blob_finish(struct lm_store *s, int fd, const char *tmp, const char *mt,
-                      const char *label, uint64_t want_size, const char *want_hex, const char *hex,
-                      uint64_t size, uint64_t nul_at, struct lm_blob *out, struct lm_err *err);
+/* Move the complete, fsynced and checked file tmp (open as fd) into blobs/ as hex, or drop it
+ * if the blob exists; sync_dir false leaves the directory fsync to the caller (many renames,
+ * one fsync: partial.c). */
+int store_blob_place(struct lm_store *s, int fd, const char *tmp, const char *label,
+                     const char *hex, uint64_t size, bool sync_dir, struct lm_blob *out,
+                     struct lm_err *err);
 
 /* ---- admission (admit.c) ----------------------------------------------------------------- */
 /* Is this a media type the store takes? */

@@ -164,6 +164,35 @@ static int load_prov(struct lm_store *s, struct arena *a, struct lm_model *m, in
     return 0;
 }
 
+/* Display names of the models whose manifest is `digest`, in the arena; NULL if none. */
+static const char *names_of(struct lm_store *s, struct arena *a, const char *digest, bool *oom)
+{
+    sqlite3_stmt *st;
+    struct lm_buf b = LM_BUF_INIT(1u << 20);
+    if (sqlite3_prepare_v2(s->db, "SELECT m.name FROM models m JOIN manifests f ON f.id = "
+                                  "m.manifest_id WHERE f.digest = ? ORDER BY m.name",
+                           -1, &st, NULL) != SQLITE_OK)
+        return NULL;
+    sqlite3_bind_text(st, 1, digest, -1, SQLITE_TRANSIENT);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        struct lm_name nm;
+        char disp[LM_NAME_MAX + 1];
+        if (lm_name_parse(store_col_text(st, 0), &nm, NULL))
+            continue;
+        lm_name_display(&nm, disp, sizeof(disp));
+        if (lm_buf_printf(&b, "%s%s", b.len ? ", " : "", disp))
+            break;
+    }
+    sqlite3_finalize(st);
+    char *p = NULL;
+    if (b.len && (p = arena_alloc(a, b.len + 1)))
+        memcpy(p, b.data, b.len + 1);
+    else if (b.len)
+        *oom = true;
+    lm_buf_release(&b);
+    return p;
+}
+
 static int load_derivs(struct lm_store *s, struct arena *a, struct lm_model *m, bool *oom,
                        struct lm_err *err)
 {
@@ -188,6 +217,7 @@ static int load_derivs(struct lm_store *s, struct arena *a, struct lm_model *m, 
         d->params_json = col_nn(a, st, 3, oom);
         d->time = sqlite3_column_int64(st, 4);
         d->lm_version = col_nn(a, st, 5, oom);
+        d->input_names = names_of(s, a, d->input_manifest, oom);
         bool loop = strcmp(d->input_manifest, m->manifest) == 0;
         for (size_t i = 0; i + 1 < m->n_derivs && !loop; i++)
             loop = strcmp(m->derivs[i].output_manifest, d->input_manifest) == 0;

@@ -77,6 +77,14 @@ void lm_name_display(const struct lm_name *n, char *buf, size_t len);  /* shorte
 #define LM_MT_TEXT        "text/plain"
 #define LM_MT_MARKDOWN    "text/markdown"
 #define LM_MT_SPM         "application/vnd.lm.sentencepiece"
+/* Modelfile layers (lm create), typed as Ollama types them so a later push is compatible:
+ * template, system and license are text; params (a JSON object) and messages (a JSON array)
+ * must parse. Their roles: template, system, params, messages, license. */
+#define LM_MT_OLLAMA_TEMPLATE "application/vnd.ollama.image.template"
+#define LM_MT_OLLAMA_SYSTEM   "application/vnd.ollama.image.system"
+#define LM_MT_OLLAMA_PARAMS   "application/vnd.ollama.image.params"
+#define LM_MT_OLLAMA_MESSAGES "application/vnd.ollama.image.messages"
+#define LM_MT_OLLAMA_LICENSE  "application/vnd.ollama.image.license"
 
 /* Roles: weights config tokenizer template params license signature readme other. */
 struct lm_file_kind {
@@ -187,6 +195,8 @@ struct lm_model_prov {
 
 struct lm_model_deriv {
     const char *operation, *params_json, *input_manifest, *output_manifest, *lm_version;
+    const char *input_names;       /* display names the input has in the store, ", "-separated;
+                                    * NULL if it is no longer named */
     int64_t time;
 };
 
@@ -355,8 +365,10 @@ int64_t lm_partial_hash(struct lm_partial *p, size_t max, struct lm_err *err);
 int lm_partial_verify(struct lm_partial *p, const char *want_sha256, const char *want_git_sha1,
                       struct lm_err *err);
 const char *lm_partial_digest(const struct lm_partial *p);   /* sha256 hex after verify, or NULL */
-/* Rename the verified bytes into blobs/ (or drop them if the blob exists). Frees p. */
+/* Rename the verified bytes into blobs/ (or drop them if the blob exists). Frees p. The
+ * rename is durable after lm_partial_sync: commit many, then sync once. */
 int lm_partial_commit(struct lm_partial *p, struct lm_blob *out, struct lm_err *err);
+int lm_partial_sync(struct lm_store *s, struct lm_err *err);
 void lm_partial_close(struct lm_partial *p);     /* keep the bytes for a later run; NULL is fine */
 void lm_partial_discard(struct lm_partial *p);   /* remove them; NULL is fine */
 
