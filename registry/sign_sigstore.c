@@ -1,12 +1,13 @@
 /* sign_sigstore.c: keyless (Sigstore) signatures checked offline against a trusted root (spec §8):
- * Fulcio chain at the Rekor time, identity and issuer, Rekor body, inclusion proof, checkpoint,
- * SET. */
+ * Fulcio chain at the Rekor time, embedded SCT, identity and issuer, Rekor body, inclusion proof,
+ * checkpoint, SET. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <openssl/crypto.h>
+#include <openssl/ct.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -159,8 +160,8 @@ static EVP_PKEY *find_log(struct ctx *c, json_t *root, const char *key_id, int64
     return NULL;
 }
 
-/* Leaf chains to one of the root's Fulcio CAs at time t. */
-static int check_chain(struct ctx *c, json_t *root, X509 *leaf, int64_t t)
+/* Leaf chains to one of the root's Fulcio CAs at time t; *issuer gets the leaf's issuer. */
+static int check_chain(struct ctx *c, json_t *root, X509 *leaf, int64_t t, X509 **issuer)
 {
     X509_STORE *st = X509_STORE_new();
     STACK_OF(X509) *mid = sk_X509_new_null();
@@ -202,6 +203,10 @@ static int check_chain(struct ctx *c, json_t *root, X509 *leaf, int64_t t)
                    c->root_path, X509_verify_cert_error_string(X509_STORE_CTX_get_error(x)));
         goto out;
     }
+    STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(x);
+    *issuer = sk_X509_num(chain) > 1 ? sk_X509_value(chain, 1) : NULL;
+    if (*issuer)
+        X509_up_ref(*issuer);
     ret = 0;
 out:
     ERR_clear_error();
@@ -265,6 +270,104 @@ static int verify_sha256(EVP_PKEY *k, const void *msg, size_t n, const uint8_t *
     EVP_MD_CTX_free(m);
     ERR_clear_error();
     return ok;
+}
+
+/* RFC 6962 §3.2: the leaf's embedded SCT, signed by a CT log of the trusted root over the
+ * precertificate (the TBS without the SCT list) and the issuer's key hash. */
+static int check_sct(struct ctx *c, json_t *root, X509 *leaf, X509 *issuer)
+{
+    STACK_OF(SCT) *scts = X509_get_ext_d2i(leaf, NID_ct_precert_scts, NULL, NULL);
+    X509 *pre = NULL;
+    uint8_t *tbs = NULL, *spki = NULL, *msg = NULL;
+    int ret = -1;
+    if (!issuer || sk_SCT_num(scts) <= 0) {
+        fail(c, LM_EDIGEST, "signing certificate has no embedded SCT%s", "");
+        goto out;
+    }
+    pre = X509_dup(leaf);
+    int at = pre ? X509_get_ext_by_NID(pre, NID_ct_precert_scts, -1) : -1;
+    X509_EXTENSION *ext = at >= 0 ? X509_delete_ext(pre, at) : NULL;
+    X509_EXTENSION_free(ext);
+    int tl = ext ? i2d_re_X509_tbs(pre, &tbs) : -1;
+    int kl = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(issuer), &spki);
+    if (tl <= 0 || tl >= (1 << 24) || kl <= 0) {
+        fail(c, LM_ECORRUPT, "cannot rebuild the precertificate for its SCT%s", "");
+        goto out;
+    }
+    uint8_t ikh[32];
+    lm_sha256_buf(spki, (size_t)kl, ikh);
+    for (int i = 0; i < sk_SCT_num(scts); i++) {
+        SCT *sct = sk_SCT_value(scts, i);
+        unsigned char *id = NULL, *ex = NULL, *sg = NULL;
+        size_t il = SCT_get0_log_id(sct, &id), el = SCT_get0_extensions(sct, &ex);
+        size_t sl = SCT_get0_signature(sct, &sg);
+        uint64_t ts = SCT_get_timestamp(sct);
+        if (SCT_get_version(sct) != SCT_VERSION_V1 || il != 32 || el > 0xffff)
+            continue;
+        char *kid = sig_b64_encode(id, 32);
+        EVP_PKEY *k = NULL;
+        size_t j;
+        json_t *l;
+        json_array_foreach(json_object_get(root, "ctlogs"), j, l) {
+            const char *s2 = sig_jstr(json_object_get(l, "logId"), "keyId");
+            const char *raw = sig_jstr(json_object_get(l, "publicKey"), "rawBytes");
+            uint8_t *der = NULL;
+            size_t dn = 0;
+            if (!kid || !s2 || !raw || strcmp(s2, kid) != 0 ||
+                !valid_at(json_object_get(json_object_get(l, "publicKey"), "validFor"),
+                          (int64_t)(ts / 1000)) ||
+                sig_b64_decode(raw, strlen(raw), &der, &dn))
+                continue;
+            const unsigned char *p = der;
+            k = d2i_PUBKEY(NULL, &p, (long)dn);
+            free(der);
+            break;
+        }
+        free(kid);
+        if (!k)
+            continue;
+        /* version, certificate_timestamp, timestamp, precert_entry, issuer key hash,
+         * TBS <1..2^24-1>, extensions <0..2^16-1> */
+        size_t n = 1 + 1 + 8 + 2 + 32 + 3 + (size_t)tl + 2 + el, o = 0;
+        msg = realloc(msg, n);
+        if (!msg) {
+            EVP_PKEY_free(k);
+            lm_err_set(c->err, LM_ENOMEM, NULL, LM_NO_OFFSET, "out of memory");
+            goto out;
+        }
+        msg[o++] = 0;
+        msg[o++] = 0;
+        for (int b = 7; b >= 0; b--)
+            msg[o++] = (uint8_t)(ts >> (8 * b));
+        msg[o++] = 0;
+        msg[o++] = 1;
+        memcpy(msg + o, ikh, 32);
+        o += 32;
+        msg[o++] = (uint8_t)(tl >> 16);
+        msg[o++] = (uint8_t)(tl >> 8);
+        msg[o++] = (uint8_t)tl;
+        memcpy(msg + o, tbs, (size_t)tl);
+        o += (size_t)tl;
+        msg[o++] = (uint8_t)(el >> 8);
+        msg[o++] = (uint8_t)el;
+        if (el)
+            memcpy(msg + o, ex, el);
+        int ok = verify_sha256(k, msg, n, sg, sl);
+        EVP_PKEY_free(k);
+        if (ok) {
+            ret = 0;
+            goto out;
+        }
+    }
+    fail(c, LM_EDIGEST, "no embedded SCT verifies with a CT log of the trusted root%s", "");
+out:
+    ERR_clear_error();
+    free(msg);
+    OPENSSL_free(tbs);
+    OPENSSL_free(spki);
+    X509_free(pre);
+    SCT_LIST_free(scts);
+    return ret;
 }
 
 /* The Rekor dsse body must name this envelope: payload hash, signature, signing certificate. */
@@ -504,7 +607,7 @@ int sig_sigstore_check(json_t *bundle, const char *label, const uint8_t *payload
     json_t *vm = json_object_get(bundle, "verificationMaterial");
     json_t *tl = json_object_get(vm, "tlogEntries");
     json_t *root = NULL;
-    X509 *leaf = NULL;
+    X509 *leaf = NULL, *issuer = NULL;
     int64_t t = 0;
     int ret = -1;
     char seen[LM_QUOTE_MAX + 8], iss[256];
@@ -525,7 +628,7 @@ int sig_sigstore_check(json_t *bundle, const char *label, const uint8_t *payload
     }
     if (load_root(&c, &root) ||
         check_entry(&c, root, json_array_get(tl, 0), leaf, payload, plen, sig, slen, &t) ||
-        check_chain(&c, root, leaf, t))
+        check_chain(&c, root, leaf, t, &issuer) || check_sct(&c, root, leaf, issuer))
         goto out;
     if (!sig_leaf_may_sign(leaf)) {
         fail(&c, LM_EDIGEST, "signing certificate allows neither digitalSignature nor codeSigning%s",
@@ -554,6 +657,7 @@ int sig_sigstore_check(json_t *bundle, const char *label, const uint8_t *payload
     ret = 0;
 out:
     json_decref(root);
+    X509_free(issuer);
     X509_free(leaf);
     return ret;
 }

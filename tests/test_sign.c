@@ -440,6 +440,52 @@ static void test_tampered(void **state)
     }
 }
 
+static void m_no_ctlogs(json_t *root)
+{
+    json_array_clear(json_object_get(root, "ctlogs"));
+}
+static void m_no_rekor(json_t *root)
+{
+    json_array_clear(json_object_get(root, "tlogs"));
+}
+static void m_no_fulcio(json_t *root)
+{
+    json_array_clear(json_object_get(root, "certificateAuthorities"));
+}
+
+/* A trusted root without the CT logs, the Rekor log or the Fulcio CA refuses the bundle. */
+static void test_trust_root_parts(void **state)
+{
+    (void)state;
+    NEED_FIXTURES();
+    static const struct {
+        void (*edit)(json_t *root);
+        enum lm_errcode code;
+        const char *msg;
+    } rows[] = {
+        { m_no_ctlogs, LM_EDIGEST, "no embedded SCT verifies with a CT log of the trusted root" },
+        { m_no_rekor, LM_EDIGEST, "transparency log wNI9atQGlz+VWfO6LRygH4QUfY/8W4RFwiT5i5WRgB0= "
+                                  "is not in the trusted root *" },
+        { m_no_fulcio, LM_ECORRUPT, "trusted root has no certificate authority" },
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char *tmp = copy_case("v1.1.0-sigstore"), base[1100];
+        struct caseopts c;
+        struct lm_sig_result r;
+        struct lm_err err;
+        snprintf(base, sizeof(base), "%s/c", tmp);
+        load_case(base, &c);
+        edit_json(c.o.trust_root, rows[i].edit);
+        lm_err_clear(&err);
+        assert_int_equal(lm_sig_verify_dir(c.model, &c.o, &r, &err), -1);
+        assert_int_equal(err.code, rows[i].code);
+        assert_msg(err.msg, rows[i].msg);
+        json_decref(c.doc);
+        rm_rf(tmp);
+        free(tmp);
+    }
+}
+
 /* The ClientTrustConfig wrapper (upstream's test config) is read like a bare trusted root. */
 static void test_trust_config_wrapper(void **state)
 {
@@ -864,6 +910,7 @@ int main(void)
         cmocka_unit_test(test_ignore_paths),
         cmocka_unit_test(test_tampered),
         cmocka_unit_test(test_trust_config_wrapper),
+        cmocka_unit_test(test_trust_root_parts),
         cmocka_unit_test(test_sign_roundtrip),
         cmocka_unit_test(test_sign_single_file),
         cmocka_unit_test(test_sign_order),
