@@ -420,12 +420,59 @@ static void test_generate(void **state)
     lm_net_close(m);
 }
 
+/* ---- batching ------------------------------------------------------------------------------ */
+
+/* A prompt evaluated in batches of 7, or token by token, gives the same bits as in one batch:
+ * each token's arithmetic does not depend on which others share its batch. */
+static void test_batches(void **state)
+{
+    (void)state;
+    char path[1024];
+    if (!lm_models())
+        skip();
+    if (!model_file("stories260K", "stories260K-Q8_0-convert.gguf", path, sizeof(path)))
+        return;
+    struct lm_err err;
+    struct lm_net *m = lm_net_open(path, &err);
+    assert_non_null(m);
+    int32_t ids[40];
+    for (int i = 0; i < 40; i++)
+        ids[i] = i == 0 ? 1 : (int32_t)((i * 37 + 11) % 500);
+    uint32_t n_vocab = lm_net_hparams(m)->n_vocab;
+    float *first[2] = { NULL, NULL };   /* one batch, F16 and F32 cache */
+    static const uint32_t batches[] = { 64, 7, 1 };
+    for (size_t b = 0; b < 3; b++) {
+        for (int kv = 0; kv < 2; kv++) {
+            struct lm_ctx_params cp = { .n_ctx = 64, .n_batch = batches[b], .n_threads = 2,
+                                        .kv_type = kv ? LM_KV_F32 : LM_KV_F16 };
+            struct lm_ctx *c = lm_ctx_new(m, &cp, &err);
+            assert_non_null(c);
+            assert_int_equal(lm_ctx_eval(c, ids, 30, true, &err), 0);
+            assert_int_equal(lm_ctx_eval(c, ids + 30, 10, true, &err), 0);   /* continues */
+            uint32_t n_out;
+            const float *l = lm_ctx_logits(c, &n_out);
+            assert_int_equal(n_out, 10);
+            if (b == 0) {
+                first[kv] = malloc(sizeof(float) * 10 * n_vocab);
+                memcpy(first[kv], l, sizeof(float) * 10 * n_vocab);
+            } else if (memcmp(first[kv], l, sizeof(float) * 10 * n_vocab) != 0) {
+                fail_msg("batches of %u (kv %s) give other logits than one batch", batches[b],
+                         kv ? "f32" : "f16");
+            }
+            lm_ctx_free(c);
+        }
+    }
+    free(first[0]);
+    free(first[1]);
+    lm_net_close(m);
+}
+
 #define N_LOGITS (sizeof(logits_rows) / sizeof(logits_rows[0]))
 #define N_GEN (sizeof(gen_rows) / sizeof(gen_rows[0]))
 
 int main(void)
 {
-    struct CMUnitTest tests[N_LOGITS + N_GEN];
+    struct CMUnitTest tests[N_LOGITS + N_GEN + 1];
     static char names[N_LOGITS + N_GEN][64];
     size_t n = 0;
     for (size_t i = 0; i < N_LOGITS; i++, n++) {
@@ -440,5 +487,7 @@ int main(void)
         tests[n] = (struct CMUnitTest){ names[n], test_generate, NULL, NULL,
                                         (void *)&gen_rows[i] };
     }
+    tests[n++] = (struct CMUnitTest){ "batch sizes give the same logits", test_batches, NULL, NULL,
+                                      NULL };
     return _cmocka_run_group_tests("runtime", tests, n, NULL, NULL);
 }

@@ -29,6 +29,7 @@ enum edit {
     DROP_TENSOR,
     RETYPE,       /* tensor stored as another type, same element count (zero data) */
     RESHAPE,      /* tensor ne0/ne1 swapped */
+    ADD_ROPE,     /* rope_freqs.weight of u32 floats, each f32 (llama3's rope factors) */
 };
 
 struct load_row {
@@ -94,6 +95,9 @@ static const struct load_row load_rows[] = {
     { "weight type without a kernel", RETYPE, "blk.1.attn_q.weight", LM_TYPE_IQ4_NL, 0, NULL,
       LM_EUNSUPPORTED, "tensor:blk.1.attn_q.weight",
       "tensor 'blk.1.attn_q.weight' is IQ4_NL, which lm run has no kernel for" },
+    { "rope factors of the wrong length", ADD_ROPE, "rope_freqs.weight", 3, 1.0f, NULL,
+      LM_ECORRUPT, "tensor:rope_freqs.weight",
+      "tensor 'rope_freqs.weight' has shape [3, 1, 1, 1], llama wants [4, 1]" },
     { "integer weights", RETYPE, "output_norm.weight", LM_TYPE_I32, 0, NULL, LM_EUNSUPPORTED,
       "tensor:output_norm.weight", "tensor 'output_norm.weight' is I32, must be F32" },
 };
@@ -150,6 +154,10 @@ static void rewrite(const char *src, const char *dst, const struct load_row *r)
         assert_int_equal(gguf_writer_add_tensor(w, t->name, mine && r->edit == RETYPE ? r->u32 : t->type,
                                                 t->n_dims, ne, &err), 0);
     }
+    if (r->edit == ADD_ROPE) {
+        uint64_t ne[1] = { r->u32 };
+        assert_int_equal(gguf_writer_add_tensor(w, r->name, LM_TYPE_F32, 1, ne, &err), 0);
+    }
     int fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     assert_true(fd >= 0);
     assert_int_equal(gguf_writer_begin(w, fd, dst, &err), 0);
@@ -167,6 +175,12 @@ static void rewrite(const char *src, const char *dst, const struct load_row *r)
             continue;
         }
         assert_int_equal(gguf_writer_write_data(w, t->data, t->nbytes, &err), 0);
+    }
+    if (r->edit == ADD_ROPE) {
+        float f[64];
+        for (uint32_t i = 0; i < r->u32 && i < 64; i++)
+            f[i] = r->f32;
+        assert_int_equal(gguf_writer_write_data(w, f, r->u32 * sizeof(float), &err), 0);
     }
     assert_int_equal(gguf_writer_finish(w, &err), 0);
     close(fd);
@@ -398,10 +412,51 @@ static void test_qwen3_shapes(void **state)
     free(dir);
 }
 
+/* llama3 rope factors divide each pair's angle: all ones change nothing, all twos do. */
+static float *last_logits(const char *path)
+{
+    struct lm_err err;
+    struct lm_net *m = lm_net_open(path, &err);
+    if (!m)
+        fail_msg("%s: %s", path, err.msg);
+    struct lm_ctx_params cp = { .n_ctx = 16, .n_threads = 1 };
+    struct lm_ctx *c = lm_ctx_new(m, &cp, &err);
+    int32_t ids[6] = { 1, 403, 407, 261, 378, 432 };
+    assert_int_equal(lm_ctx_eval(c, ids, 6, false, &err), 0);
+    float *l = malloc(512 * sizeof(float));
+    memcpy(l, lm_ctx_logits(c, NULL), 512 * sizeof(float));
+    lm_ctx_free(c);
+    lm_net_close(m);
+    return l;
+}
+
+static void test_rope_factors(void **state)
+{
+    (void)state;
+    const char *src = fixture();
+    if (!src)
+        skip();
+    char *dir = make_tmpdir(), p1[1200], p2[1200];
+    snprintf(p1, sizeof(p1), "%s/ones.gguf", dir);
+    snprintf(p2, sizeof(p2), "%s/twos.gguf", dir);
+    struct load_row ones = { "ones", ADD_ROPE, "rope_freqs.weight", 4, 1.0f, NULL, LM_OK, NULL, "" };
+    struct load_row twos = { "twos", ADD_ROPE, "rope_freqs.weight", 4, 2.0f, NULL, LM_OK, NULL, "" };
+    rewrite(src, p1, &ones);
+    rewrite(src, p2, &twos);
+    float *base = last_logits(src), *l1 = last_logits(p1), *l2 = last_logits(p2);
+    assert_memory_equal(base, l1, 512 * sizeof(float));
+    assert_memory_not_equal(base, l2, 512 * sizeof(float));
+    free(base);
+    free(l1);
+    free(l2);
+    rm_rf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     size_t n_rows = sizeof(load_rows) / sizeof(load_rows[0]), n = 0;
-    struct CMUnitTest tests[sizeof(load_rows) / sizeof(load_rows[0]) + 3];
+    struct CMUnitTest tests[sizeof(load_rows) / sizeof(load_rows[0]) + 4];
     for (size_t i = 0; i < n_rows; i++, n++)
         tests[n] = (struct CMUnitTest){ load_rows[i].what, test_load, NULL, NULL,
                                         (void *)&load_rows[i] };
@@ -409,5 +464,6 @@ int main(void)
                                       NULL, NULL, NULL };
     tests[n++] = (struct CMUnitTest){ "truncated files", test_truncated, NULL, NULL, NULL };
     tests[n++] = (struct CMUnitTest){ "qwen3 shapes", test_qwen3_shapes, NULL, NULL, NULL };
+    tests[n++] = (struct CMUnitTest){ "llama3 rope factors", test_rope_factors, NULL, NULL, NULL };
     return _cmocka_run_group_tests("runtime_load", tests, n, NULL, NULL);
 }
