@@ -137,10 +137,30 @@ static int64_t add_manifest(struct lm_store *s, const struct bundle_model *m,
     return mid;
 }
 
-static int add_name(struct lm_store *s, const char *full, int64_t mid, struct lm_err *err)
+static int add_name(struct lm_store *s, const char *full, int64_t mid, const char *manifest,
+                    bool force, struct lm_err *err)
 {
     sqlite3_stmt *st;
     int64_t now = store_now();
+    /* Checked before staging too; this catches a name another process added meanwhile. */
+    if (!force) {
+        if (store_db_prepare(s, "SELECT f.digest FROM models m JOIN manifests f ON f.id = "
+                                "m.manifest_id WHERE m.name = ?", &st, err))
+            return -1;
+        sqlite3_bind_text(st, 1, full, -1, SQLITE_STATIC);
+        bool taken = sqlite3_step(st) == SQLITE_ROW && strcmp(store_col_text(st, 0), manifest);
+        char had[65];
+        snprintf(had, sizeof(had), "%s", taken ? store_col_text(st, 0) : "");
+        sqlite3_finalize(st);
+        if (taken) {
+            struct lm_name nm;
+            char d[LM_NAME_MAX + 1];
+            lm_name_parse(full, &nm, NULL);
+            lm_name_display(&nm, d, sizeof(d));
+            return lm_err_set(err, LM_EEXIST, NULL, LM_NO_OFFSET,
+                              "model '%s' exists (id %.12s); --force replaces it", d, had);
+        }
+    }
     /* An existing name (only with --force, checked before) keeps its spelling and moves. */
     if (store_db_prepare(s, "INSERT INTO models (name, manifest_id, created_at, modified_at) "
                             "VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
@@ -176,7 +196,7 @@ static int add_derivs(struct lm_store *s, const struct bundle_model *m, struct l
 }
 
 static int add_one(struct lm_store *s, const struct bundle_model *m, const struct store_facts *f,
-                   const struct lm_provenance *via, struct lm_err *err)
+                   const struct lm_provenance *via, bool force, struct lm_err *err)
 {
     struct lm_name nm;
     char full[LM_NAME_MAX + 1], display[LM_NAME_MAX + 1];
@@ -187,7 +207,7 @@ static int add_one(struct lm_store *s, const struct bundle_model *m, const struc
     lm_name_full(&nm, full, sizeof(full));
     lm_name_display(&nm, display, sizeof(display));
     int64_t mid = add_manifest(s, m, f, err);
-    if (mid < 0 || add_name(s, full, mid, err))
+    if (mid < 0 || add_name(s, full, mid, m->manifest, force, err))
         goto out;
     for (size_t i = 0; i < m->n_prov; i++)
         if (add_prov(s, mid, &m->prov[i].p, m->prov[i].time, m->prov[i].lm_version, err))
@@ -210,7 +230,7 @@ out:
 }
 
 int bundle_add_models(struct lm_store *s, const struct bundle_manifest *bm,
-                      const struct lm_provenance *via, struct lm_err *err)
+                      const struct lm_provenance *via, bool force, struct lm_err *err)
 {
     struct store_facts *f = calloc(bm->n_models, sizeof(*f));
     int ret = -1;
@@ -223,7 +243,7 @@ int bundle_add_models(struct lm_store *s, const struct bundle_manifest *bm,
     if (store_begin(s, err))
         goto out;
     for (size_t i = 0; i < bm->n_models; i++) {
-        if (add_one(s, &bm->models[i], &f[i], via, err)) {
+        if (add_one(s, &bm->models[i], &f[i], via, force, err)) {
             store_rollback(s);
             goto out;
         }

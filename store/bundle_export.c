@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -209,21 +210,15 @@ void lm_bundle_result_release(struct lm_bundle_result *r)
     r->names = NULL;
 }
 
-static int result_names(struct lm_bundle_result *r, const char *const *names, size_t n)
+static int result_names(struct lm_bundle_result *r, struct lm_model *const *models, size_t n)
 {
     r->names = calloc(n ? n : 1, sizeof(*r->names));
     if (!r->names)
         return -1;
-    r->n_models = n;
     for (size_t i = 0; i < n; i++) {
-        struct lm_name nm;
-        char d[LM_NAME_MAX + 1];
-        if (lm_name_parse(names[i], &nm, NULL) == 0)
-            lm_name_display(&nm, d, sizeof(d));
-        else
-            snprintf(d, sizeof(d), "%s", names[i]);
-        if (!(r->names[i] = strdup(d)))
+        if (!(r->names[i] = strdup(models[i]->display)))
             return -1;
+        r->n_models++;
     }
     return 0;
 }
@@ -260,7 +255,7 @@ int lm_bundle_export(struct lm_store *s, const struct lm_bundle_export_opts *o, 
 {
     struct lm_model **models = calloc(o->n_names ? o->n_names : 1, sizeof(*models));
     struct bundle_blob *blobs = NULL;
-    size_t n_blobs = 0;
+    size_t n_blobs = 0, n = 0;
     char *text = NULL;
     unsigned char sig[BUNDLE_SIG_MAX];
     size_t sig_len = 0;
@@ -277,10 +272,19 @@ int lm_bundle_export(struct lm_store *s, const struct lm_bundle_export_opts *o, 
                    BUNDLE_MODELS_MAX);
         goto out;
     }
-    for (size_t i = 0; i < o->n_names; i++)
-        if (lm_model_get(s, o->names[i], &models[i], err))
+    for (size_t i = 0; i < o->n_names; i++) {
+        struct lm_model *m;
+        bool again = false;
+        if (lm_model_get(s, o->names[i], &m, err))
             goto out;
-    if (!(text = bundle_manifest_build(models, o->n_names, now, &blobs, &n_blobs, err)))
+        for (size_t j = 0; j < n && !again; j++)
+            again = strcasecmp(models[j]->name, m->name) == 0;   /* "demo demo:latest" */
+        if (again)
+            lm_model_free(m);
+        else
+            models[n++] = m;
+    }
+    if (!(text = bundle_manifest_build(models, n, now, &blobs, &n_blobs, err)))
         goto out;
     if (o->sign_key) {
         sig_len = sizeof(sig);
@@ -301,7 +305,7 @@ int lm_bundle_export(struct lm_store *s, const struct lm_bundle_export_opts *o, 
     }
     if (write_bundle(s, a, &k, text, sig, sig_len, blobs, n_blobs, now, err))
         goto out;
-    if (result_names(r, o->names, o->n_names)) {
+    if (result_names(r, models, n)) {
         lm_err_set(err, LM_ENOMEM, NULL, LM_NO_OFFSET, "out of memory");
         goto out;
     }
@@ -315,7 +319,7 @@ out:
     sink_release(&k);
     free(text);
     free(blobs);
-    for (size_t i = 0; i < o->n_names; i++)
+    for (size_t i = 0; i < n; i++)
         lm_model_free(models[i]);
     free(models);
     return ret;

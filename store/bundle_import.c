@@ -364,7 +364,7 @@ static int record(struct imp *m, struct lm_bundle_result *r)
         lm_err_set(m->err, LM_ENOMEM, NULL, LM_NO_OFFSET, "out of memory");
         goto out;
     }
-    if (bundle_add_models(m->s, &m->bm, &via, m->err))
+    if (bundle_add_models(m->s, &m->bm, &via, m->o->force, m->err))
         goto out;
     r->names = calloc(m->bm.n_models, sizeof(*r->names));
     if (r->names) {

@@ -109,9 +109,10 @@ char *bundle_manifest_build(struct lm_model *const *models, size_t n, int64_t cr
 struct bundle_blob *bundle_find_blob(struct bundle_manifest *bm, const char *hex);
 
 /* Add the bundle's models in one transaction, keeping their provenance and derivation records
- * as the source recorded them, plus one `bundle` provenance record (bundle_add.c). */
+ * as the source recorded them, plus one `bundle` provenance record (bundle_add.c). Without
+ * force, a name taken by another manifest fails the transaction (LM_EEXIST). */
 int bundle_add_models(struct lm_store *s, const struct bundle_manifest *bm,
-                      const struct lm_provenance *via, struct lm_err *err);
+                      const struct lm_provenance *via, bool force, struct lm_err *err);
 
 /* ECDSA (P-256 with SHA-256, P-384 with SHA-384) over the manifest bytes (bundle_sign.c).
  * fingerprint: sha256 hex of the public key's DER SubjectPublicKeyInfo. */

@@ -29,6 +29,8 @@ LM_HOME=$PWD/d2 "$LM" show demo | grep -A1 'source  *bundle' | sed 's/[0-9a-f]\{
 echo "plain tar: $(tar -tf p.tar | head -n 1)"
 gzip -k p.tar
 LM_HOME=$PWD/d3 "$LM" import p.tar.gz | tail -n 1
+# one model named twice is exported once
+"$LM" export demo registry.ollama.ai/library/demo:latest -o dd.tar
 # refusals
 must_fail "$LM" export nosuch -o x.tar.zst 2> err.txt; cat err.txt; [ ! -e x.tar.zst ]
 must_fail "$LM" export demo 2> /dev/null; echo "no -o: exit $rc"
