@@ -47,28 +47,41 @@ static bool opt(int argc, char **argv, int *i, const char *name, const char **va
     return true;
 }
 
+/* A store model's files by their names, pointing at their blobs; NULL on error. The caller
+ * frees the list, the model and the store (each may be set even on error). */
+static struct lm_sig_file *store_files(const char *name, struct lm_store **s, struct lm_model **m,
+                                       struct lm_err *err)
+{
+    struct lm_sig_file *f = NULL;
+    *m = NULL;
+    *s = lm_store_open(NULL, err);
+    if (!*s || lm_model_get(*s, name, m, err))
+        return NULL;
+    f = calloc((*m)->n_layers + 1, sizeof(*f));
+    if (!f) {
+        lm_err_set(err, LM_ENOMEM, NULL, LM_NO_OFFSET, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < (*m)->n_layers; i++)
+        f[i] = (struct lm_sig_file){ (*m)->layers[i].path, (*m)->layers[i].blob };
+    return f;
+}
+
 /* A store model: its files by their names; the signature goes to -o. */
 static int sign_store_model(const char *name, const struct lm_sig_sign_opts *o, char hint[65],
                             struct lm_err *err)
 {
-    struct lm_store *s = lm_store_open(NULL, err);
-    struct lm_model *m = NULL;
-    struct lm_sig_file *f = NULL;
+    struct lm_store *s;
+    struct lm_model *m;
+    struct lm_sig_file *f = store_files(name, &s, &m, err);
     int ret = -1;
-    if (!s || lm_model_get(s, name, &m, err))
+    if (!f)
         goto out;
     if (!o->out) {
         lm_err_set(err, LM_EUSAGE, NULL, LM_NO_OFFSET,
                    "signing store model %s needs -o FILE for the signature", m->display);
         goto out;
     }
-    f = calloc(m->n_layers + 1, sizeof(*f));
-    if (!f) {
-        lm_err_set(err, LM_ENOMEM, NULL, LM_NO_OFFSET, "out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < m->n_layers; i++)
-        f[i] = (struct lm_sig_file){ m->layers[i].path, m->layers[i].blob };
     ret = lm_sig_sign_files(f, m->n_layers, m->display, o, hint, err);
 out:
     free(f);
@@ -126,23 +139,15 @@ int cmd_sign(int argc, char **argv)
 static int verify_store_model(const char *name, struct lm_sig_opts *o, struct lm_sig_result *r,
                               struct lm_err *err)
 {
-    struct lm_store *s = lm_store_open(NULL, err);
-    struct lm_model *m = NULL;
-    struct lm_sig_file *f = NULL;
+    struct lm_store *s;
+    struct lm_model *m;
+    struct lm_sig_file *f = store_files(name, &s, &m, err);
     int ret = -1;
-    if (!s || lm_model_get(s, name, &m, err))
+    if (!f)
         goto out;
-    f = calloc(m->n_layers + 1, sizeof(*f));
-    if (!f) {
-        lm_err_set(err, LM_ENOMEM, NULL, LM_NO_OFFSET, "out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < m->n_layers; i++) {
-        f[i].name = m->layers[i].path;
-        f[i].path = m->layers[i].blob;
-        if (!o->signature && strcmp(m->layers[i].path, "model.sig") == 0)
+    for (size_t i = 0; i < m->n_layers && !o->signature; i++)
+        if (strcmp(m->layers[i].path, "model.sig") == 0)
             o->signature = m->layers[i].blob;
-    }
     if (!o->signature) {
         lm_err_set(err, LM_ENOTFOUND, NULL, LM_NO_OFFSET, "model %s has no model.sig", m->display);
         goto out;
