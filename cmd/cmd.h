@@ -3,6 +3,8 @@
 #ifndef LM_CMD_H
 #define LM_CMD_H
 
+#include <signal.h>
+
 #include "../common/common.h"
 
 enum { LM_EXIT_OK = 0, LM_EXIT_FAIL = 1, LM_EXIT_USAGE = 2 };
@@ -36,6 +38,46 @@ int cmd_verify_sig(int argc, char **argv);
 bool cmd_verify_is_sig(int argc, char **argv);
 int cmd_verify_rebuild(int argc, char **argv);   /* lm verify --rebuild (cmd/rebuild.c) */
 int cmd_audit(int argc, char **argv);            /* cmd/audit.c */
+int cmd_create(int argc, char **argv);           /* cmd/create.c: lm create -f Modelfile */
+
+/* ---- lm run's model, lm create's layers, the interactive chat ---------------------------- */
+struct lm_modelfile;
+struct lm_chat;
+struct lm_store;
+struct lm_model;
+/* The Modelfile parts a store model carries (params, template, system, messages, license
+ * layers; from = its name) into mf. A GGUF path, or a name the store does not have, gives an
+ * empty mf and 0 (opening the model reports that). cmd/create.c. */
+int cmd_modelfile_load(const char *model, struct lm_modelfile *mf, struct lm_err *err);
+/* lm show NAME --modelfile: print a Modelfile that re-creates m. */
+int cmd_show_modelfile(struct lm_store *s, const struct lm_model *m);
+/* A store model's files as a temporary directory of links to its blobs (cmd/convert.c), for
+ * converting it; *made says whether there is a directory to drop, even after a failure. */
+int cmd_convert_view(const struct lm_model *m, char *dir, size_t n, bool *made,
+                     struct lm_err *err);
+void cmd_convert_view_drop(const struct lm_model *m, const char *dir);
+
+/* A model loaded by lm run with its settings: the command line over the model's Modelfile. */
+struct cmd_run;
+/* Set (by a SIGINT handler) to stop the answer being generated; cmd_run_answer clears it. */
+extern volatile sig_atomic_t cmd_run_cancel;
+/* Answer a conversation (the Modelfile's SYSTEM and MESSAGEs go first) through the model's
+ * template: the reply streams to stdout and is appended to reply, cut at end-of-generation
+ * tokens, stop strings, num_predict, a full context or cmd_run_cancel. */
+int cmd_run_answer(struct cmd_run *r, const struct lm_chat *chat, struct lm_buf *reply,
+                   struct lm_err *err);
+/* The Modelfile in force: the model's, with what /set changed. */
+const struct lm_modelfile *cmd_run_modelfile(const struct cmd_run *r);
+/* /set parameter NAME VALUE (it wins over the command line from then on), /set system TEXT
+ * ("" removes it). */
+int cmd_run_set_param(struct cmd_run *r, const char *name, const char *value,
+                      struct lm_err *err);
+int cmd_run_set_system(struct cmd_run *r, const char *text, struct lm_err *err);
+/* For /show info and /show template: lines describing the model and its template. */
+void cmd_run_print_info(const struct cmd_run *r);
+void cmd_run_print_template(const struct cmd_run *r);
+/* The interactive chat on a terminal (cmd/chat.c): returns the exit status. */
+int cmd_chat(struct cmd_run *r);
 
 /* Shared option handling: true if argv[i] is -h/--help (the command prints its usage). */
 bool cmd_wants_help(int argc, char **argv);

@@ -335,3 +335,15 @@ out:
     lm_store_close(store);
     return rc;
 }
+
+/* ---- for lm create: FROM a safetensors model in the store ------------------------------------- */
+
+int cmd_convert_view(const struct lm_model *m, char *dir, size_t n, bool *made, struct lm_err *err)
+{
+    return make_view(m, dir, n, made, err);
+}
+
+void cmd_convert_view_drop(const struct lm_model *m, const char *dir)
+{
+    drop_view(m, dir);
+}

@@ -19,6 +19,7 @@ static const struct command commands[] = {
     { "detokenize", cmd_detokenize, "turn token ids back into text" },
     { "template", cmd_template, "show the prompt a chat template makes of a conversation" },
     { "run",     cmd_run,     "generate text from a model on the CPU" },
+    { "create",  cmd_create,  "make a model from a Modelfile (FROM, PARAMETER, TEMPLATE, SYSTEM ...)" },
     { "pull",    cmd_pull,    "fetch a model from the Hugging Face Hub, verified as it arrives" },
     { "import",  cmd_import,  "add a checkpoint directory, GGUF file or HF cache snapshot to the store" },
     { "export",  cmd_export,  "write models to a bundle for an air-gapped machine (lm import reads it)" },

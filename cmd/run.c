@@ -20,9 +20,13 @@ static const char run_usage[] =
     RUN_SYNOPSIS
     "\n"
     "Generates text from MODEL (a GGUF file, or a model name in the store) on the CPU and streams\n"
-    "it to stdout. The prompt is PROMPT, or what stdin holds; a model with a chat template gets\n"
-    "it as one user message in that template (see --raw). Generation stops at an\n"
-    "end-of-generation token, after -n tokens, or when the context is full.\n"
+    "it to stdout. The prompt is PROMPT, or what stdin holds when it is not a terminal; on a\n"
+    "terminal without PROMPT, lm run is a chat (type /? there for its commands). The prompt goes\n"
+    "to the model as a user message in its chat template (see --raw): the Modelfile TEMPLATE of a\n"
+    "model made by lm create, else the GGUF's tokenizer.chat_template; with neither, the prompt\n"
+    "as it is. A model made by lm create also gets its SYSTEM, MESSAGEs and PARAMETERs (options\n"
+    "given here win). Generation stops at an end-of-generation token, a stop parameter, after -n\n"
+    "tokens, or when the context is full.\n"
     "\n"
     "  -n N                  tokens to generate (default: no limit)\n"
     "  -t, --threads N       threads (default: the online CPUs, at most 16)\n"
@@ -42,10 +46,17 @@ static const char run_usage[] =
     "                        little-endian f32 [n_tokens][n_vocab]; then generate only with -n\n"
     "  --verbose             print load time and prompt and generation speed to stderr\n";
 
+/* Options given on the command line: they win over the model's Modelfile parameters. */
+enum {
+    SET_TEMP = 1, SET_TOP_K = 2, SET_TOP_P = 4, SET_MIN_P = 8, SET_REPEAT_PENALTY = 16,
+    SET_REPEAT_LAST_N = 32, SET_N = 64, SET_THREADS = 128, SET_CTX = 256,
+};
+
 struct run_opts {
     const char *model, *prompt, *logits_out;
     int64_t n_predict;           /* -1: no limit */
     uint32_t threads, n_ctx;
+    unsigned set;                /* SET_* */
     bool raw, verbose, seed_set, ignore_eos;
     enum lm_kv_type kv_type;
     struct lm_sampler_params sp;
@@ -124,26 +135,35 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
         if (strcmp(a, "-n") == 0) {
             rc = parse_uint(a, v, 0, INT32_MAX, &u);
             o->n_predict = (int64_t)u;
+            o->set |= SET_N;
         } else if (strcmp(a, "-t") == 0 || strcmp(a, "--threads") == 0) {
             rc = parse_uint(a, v, 1, 256, &u);
             o->threads = (uint32_t)u;
+            o->set |= SET_THREADS;
         } else if (strcmp(a, "--ctx") == 0) {
             rc = parse_uint(a, v, 1, 1u << 20, &u);
             o->n_ctx = (uint32_t)u;
+            o->set |= SET_CTX;
         } else if (strcmp(a, "--temperature") == 0 || strcmp(a, "--temp") == 0) {
             rc = parse_float(a, v, 0, 100, &o->sp.temperature);
+            o->set |= SET_TEMP;
         } else if (strcmp(a, "--top-k") == 0) {
             rc = parse_uint(a, v, 0, INT32_MAX, &u);
             o->sp.top_k = (int32_t)u;
+            o->set |= SET_TOP_K;
         } else if (strcmp(a, "--top-p") == 0) {
             rc = parse_float(a, v, 0, 1, &o->sp.top_p);
+            o->set |= SET_TOP_P;
         } else if (strcmp(a, "--min-p") == 0) {
             rc = parse_float(a, v, 0, 1, &o->sp.min_p);
+            o->set |= SET_MIN_P;
         } else if (strcmp(a, "--repeat-penalty") == 0) {
             rc = parse_float(a, v, 0, 100, &o->sp.repeat_penalty);
+            o->set |= SET_REPEAT_PENALTY;
         } else if (strcmp(a, "--repeat-last-n") == 0) {
             rc = parse_uint(a, v, 0, 1u << 20, &u);
             o->sp.repeat_last_n = (int32_t)u;
+            o->set |= SET_REPEAT_LAST_N;
         } else if (strcmp(a, "--seed") == 0) {
             rc = parse_uint(a, v, 0, UINT64_MAX, &o->sp.seed);
             o->seed_set = true;
@@ -174,38 +194,6 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
     if (!o->seed_set)
         o->sp.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
     return 0;
-}
-
-/* The text to tokenize: with --raw the prompt as given; else, when the model has a chat
- * template, the prompt as one user message in it (llama.cpp's built-in formatter that the
- * template names, chatml if none does), with the assistant's turn opened. */
-static int format_prompt(const struct run_opts *o, const struct gguf *g, struct lm_buf *text,
-                         struct lm_err *err)
-{
-    const struct gguf_kv *kv = o->raw ? NULL : gguf_kv_find(g, "tokenizer.chat_template");
-    struct gguf_str tmpl;
-    if (!kv || gguf_kv_str(kv, &tmpl) < 0)
-        return 0;
-    enum lm_chat_family f = lm_chat_detect(tmpl.p, (size_t)tmpl.len);
-    if (f == LM_CHAT_UNKNOWN) {
-        lm_warnf("chat template not recognised; using %s", lm_chat_family_name(LM_CHAT_FALLBACK));
-        f = LM_CHAT_FALLBACK;
-    }
-    struct lm_chat chat;
-    struct lm_buf out = LM_BUF_INIT(LM_TOK_MAX_TEXT);
-    int rc = -1;
-    lm_chat_init(&chat);
-    if (lm_chat_add(&chat, "user", text->data ? text->data : "", text->len, err) < 0 ||
-        lm_chat_render(f, chat.msgs, chat.n, true, &out, err) < 0)
-        goto out;
-    lm_buf_release(text);
-    *text = out;
-    out = (struct lm_buf)LM_BUF_INIT(0);
-    rc = 0;
-out:
-    lm_buf_release(&out);
-    lm_chat_release(&chat);
-    return rc;
 }
 
 /* PROMPT, or all of stdin. */
@@ -253,39 +241,336 @@ static void print_timing(const struct timing *t)
         fprintf(stderr, "peak memory:          %.1f MiB\n", ru.ru_maxrss / 1024.0);
 }
 
-/* Sample, print and feed back tokens until end of generation, -n, or a full context. */
-static int generate(const struct run_opts *o, struct lm_ctx *c, const struct lm_tokenizer *tok,
-                    struct lm_sampler *s, struct timing *tm, struct lm_err *err)
+/* ---- the loaded model --------------------------------------------------------------------- */
+
+struct cmd_run {
+    struct run_opts o;
+    char path[1024];              /* the GGUF */
+    struct lm_modelfile mf;       /* the store model's Modelfile parts; /set changes them */
+    struct lm_prompter pr;        /* unless --raw */
+    struct lm_tokenizer *tok;
+    struct lm_net *net;
+    struct lm_ctx *c;
+    struct lm_sampler_params sp;  /* the command line over the Modelfile */
+    int64_t n_predict;            /* -1: no limit */
+    int32_t *past;                /* the tokens in c's cache (n_ctx of room): a conversation's
+                                   * next prompt starts with them, so only the rest is evaluated */
+    uint32_t n_past;
+    struct timing tm;
+};
+
+volatile sig_atomic_t cmd_run_cancel;
+
+/* Ollama's template for a model that has none: the prompts and replies as they are. */
+static const char plain_template[] = "{{ .Prompt }}";
+
+static int run_settings(struct cmd_run *r, struct lm_err *err)
 {
-    struct lm_detok d;
-    struct lm_buf out = LM_BUF_INIT(1u << 20);
-    int ret = -1;
-    lm_detok_init(&d, tok, false);
-    for (int64_t i = 0; o->n_predict < 0 || i < o->n_predict; i++) {
-        int32_t next = lm_sampler_sample(s, lm_ctx_logits(c, NULL));
-        if (!o->ignore_eos && lm_tokenizer_is_eog(tok, next))
-            break;
-        out.len = 0;
-        if (lm_detok_push(&d, next, &out, err) < 0)
-            goto done;
-        fwrite(out.data, 1, out.len, stdout);
-        fflush(stdout);
-        tm->n_gen++;
-        lm_sampler_accept(s, next);
-        if (lm_ctx_n_past(c) >= lm_ctx_n_ctx(c))
-            break;   /* the context is full */
-        if (lm_ctx_eval(c, &next, 1, false, err) < 0)
-            goto done;
+    const struct run_opts *o = &r->o;
+    struct lm_sampler_params sp = o->sp;
+    (void)err;
+    lm_modelfile_sampler(&r->mf, &sp);
+    if (o->set & SET_TEMP)
+        sp.temperature = o->sp.temperature;
+    if (o->set & SET_TOP_K)
+        sp.top_k = o->sp.top_k;
+    if (o->set & SET_TOP_P)
+        sp.top_p = o->sp.top_p;
+    if (o->set & SET_MIN_P)
+        sp.min_p = o->sp.min_p;
+    if (o->set & SET_REPEAT_PENALTY)
+        sp.repeat_penalty = o->sp.repeat_penalty;
+    if (o->set & SET_REPEAT_LAST_N)
+        sp.repeat_last_n = o->sp.repeat_last_n;
+    if (o->seed_set)
+        sp.seed = o->sp.seed;
+    r->sp = sp;
+    const struct lm_mf_param *v = lm_modelfile_param(&r->mf, "num_predict");
+    r->n_predict = o->n_predict;
+    if (v && !(o->set & SET_N))
+        r->n_predict = v->i < 0 ? -1 : v->i;   /* Ollama: -1 no limit, -2 fill the context */
+    return 0;
+}
+
+/* A parameter set in the chat wins over the command line from then on. */
+int cmd_run_set_param(struct cmd_run *r, const char *name, const char *value, struct lm_err *err)
+{
+    static const struct { const char *name; unsigned bit; } bits[] = {
+        { "temperature", SET_TEMP }, { "top_k", SET_TOP_K }, { "top_p", SET_TOP_P },
+        { "min_p", SET_MIN_P }, { "repeat_penalty", SET_REPEAT_PENALTY },
+        { "repeat_last_n", SET_REPEAT_LAST_N }, { "num_predict", SET_N },
+    };
+    if (lm_modelfile_set_param(&r->mf, name, value, "/set parameter", err) < 0)
+        return -1;
+    for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); i++)
+        if (strcmp(bits[i].name, name) == 0)
+            r->o.set &= ~bits[i].bit;
+    if (strcmp(name, "seed") == 0)
+        r->o.seed_set = false;
+    return run_settings(r, err);
+}
+
+int cmd_run_set_system(struct cmd_run *r, const char *text, struct lm_err *err)
+{
+    char *s = NULL;
+    if (*text && !(s = strdup(text)))
+        return lm_err_set(err, LM_ENOMEM, NULL, LM_NO_OFFSET, "out of memory");
+    free(r->mf.system);
+    r->mf.system = s;
+    return 0;
+}
+
+const struct lm_modelfile *cmd_run_modelfile(const struct cmd_run *r)
+{
+    return &r->mf;
+}
+
+void cmd_run_print_info(const struct cmd_run *r)
+{
+    const struct lm_hparams *hp = lm_net_hparams(r->net);
+    printf("  Model\n");
+    printf("    %-20s%s\n", "architecture", hp->arch_name);
+    printf("    %-20s%u\n", "context length", hp->n_ctx_train);
+    printf("    %-20s%u\n", "embedding length", hp->n_embd);
+    printf("    %-20s%u\n", "layers", hp->n_layer);
+    printf("    %-20s%u\n", "vocabulary", hp->n_vocab);
+    printf("    %-20s%s\n", "template", r->o.raw ? "none (--raw)" : lm_prompter_name(&r->pr));
+    printf("    %-20s%s\n\n", "file", r->path);
+}
+
+void cmd_run_print_template(const struct cmd_run *r)
+{
+    const struct gguf_kv *kv = lm_net_gguf(r->net) ? gguf_kv_find(lm_net_gguf(r->net),
+                                                                  "tokenizer.chat_template") : NULL;
+    struct gguf_str t;
+    if (r->mf.tmpl)
+        printf("%s\n", r->mf.tmpl);
+    else if (kv && gguf_kv_str(kv, &t) == 0)
+        printf("%.*s\n(llama.cpp's built-in %s formatter renders it)\n", (int)t.len, t.p,
+               lm_prompter_name(&r->pr));
+    else
+        printf("%s\n", plain_template);
+}
+
+/* The model, tokenizer, context and template; the Modelfile's num_ctx and num_thread apply
+ * here, its sampling parameters in cmd_run_settings. */
+static int run_open(struct cmd_run *r, struct lm_err *err)
+{
+    struct run_opts *o = &r->o;
+    if (cmd_modelfile_load(o->model, &r->mf, err) < 0)
+        return -1;
+    const struct lm_mf_param *v = lm_modelfile_param(&r->mf, "num_ctx");
+    if (v && v->i > 0 && v->i <= (1 << 20) && !(o->set & SET_CTX))
+        o->n_ctx = (uint32_t)v->i;
+    v = lm_modelfile_param(&r->mf, "num_thread");
+    if (v && v->i > 0 && v->i <= 256 && !(o->set & SET_THREADS))
+        o->threads = (uint32_t)v->i;
+    if (run_settings(r, err) < 0)
+        return -1;
+    struct gguf *g = cmd_open_gguf(o->model, r->path, sizeof(r->path), err);
+    if (!g || !(r->tok = lm_tokenizer_new(g, r->path, err))) {
+        gguf_close(g);
+        return -1;
     }
-    out.len = 0;
-    if (lm_detok_flush(&d, &out, err) < 0)
+    if (!(r->net = lm_net_from_gguf(g, r->path, err)))   /* takes g */
+        return -1;
+    const struct lm_hparams *hp = lm_net_hparams(r->net);
+    if (lm_tokenizer_n_vocab(r->tok) != hp->n_vocab)
+        return lm_err_set(err, LM_ECORRUPT, r->path, LM_NO_OFFSET,
+                          "tokenizer has %u tokens but the model's embeddings have %u",
+                          lm_tokenizer_n_vocab(r->tok), hp->n_vocab);
+    struct lm_ctx_params cp = { .n_ctx = o->n_ctx, .n_threads = o->threads,
+                                .kv_type = o->kv_type };
+    if (!(r->c = lm_ctx_new(r->net, &cp, err)))
+        return -1;
+    if (!(r->past = calloc(lm_ctx_n_ctx(r->c), sizeof(*r->past))))
+        return lm_err_set(err, LM_ENOMEM, NULL, LM_NO_OFFSET, "out of memory");
+    if (o->raw)
+        return 0;
+    if (r->mf.tmpl)
+        return lm_prompter_from_gotmpl(&r->pr, r->mf.tmpl, strlen(r->mf.tmpl), o->model, err);
+    if (lm_prompter_from_gguf(&r->pr, lm_net_gguf(r->net), r->path, err) < 0)
+        return -1;
+    if (r->pr.no_template) {
+        lm_prompter_release(&r->pr);
+        return lm_prompter_from_gotmpl(&r->pr, plain_template, strlen(plain_template), "default",
+                                       err);
+    }
+    if (r->pr.fallback)
+        lm_warnf("chat template not recognised by llama.cpp's built-in formatters; using %s",
+                 lm_prompter_name(&r->pr));
+    return 0;
+}
+
+static void run_close(struct cmd_run *r)
+{
+    free(r->past);
+    lm_prompter_release(&r->pr);
+    lm_modelfile_release(&r->mf);
+    lm_ctx_free(r->c);
+    lm_net_close(r->net);
+    lm_tokenizer_free(r->tok);
+}
+
+/* The text to tokenize: with --raw the texts as they are; else the conversation (the
+ * Modelfile's SYSTEM and MESSAGEs first) in the template, the assistant's turn opened. */
+static int build_prompt(const struct cmd_run *r, const struct lm_chat *chat, struct lm_buf *text,
+                        struct lm_err *err)
+{
+    if (r->o.raw) {
+        for (size_t i = 0; i < chat->n; i++)
+            if (lm_buf_add(text, chat->msgs[i].content, strlen(chat->msgs[i].content)) < 0)
+                return lm_err_set(err, LM_EUSAGE, NULL, LM_NO_OFFSET,
+                                  "prompt is longer than %zu bytes", text->max);
+        return 0;
+    }
+    struct lm_chat all;
+    int rc = -1;
+    lm_chat_init(&all);
+    const char *sys = r->mf.system;
+    if (sys && lm_chat_add(&all, "system", sys, strlen(sys), err) < 0)
+        goto out;
+    for (size_t i = 0; i < r->mf.n_msgs; i++)
+        if (lm_chat_add(&all, r->mf.msgs[i].role, r->mf.msgs[i].content,
+                        strlen(r->mf.msgs[i].content), err) < 0)
+            goto out;
+    for (size_t i = 0; i < chat->n; i++)
+        if (lm_chat_add(&all, chat->msgs[i].role, chat->msgs[i].content,
+                        strlen(chat->msgs[i].content), err) < 0)
+            goto out;
+    rc = lm_prompter_render(&r->pr, all.msgs, all.n, true, text, err);
+out:
+    lm_chat_release(&all);
+    return rc;
+}
+
+/* Evaluate the prompt, reusing the cached tokens it starts with. */
+static int eval_prompt(struct cmd_run *r, const int32_t *ids, uint32_t n, struct lm_err *err)
+{
+    uint32_t keep = r->n_past;
+    if (r->o.logits_out || keep >= n || memcmp(r->past, ids, keep * sizeof(*ids)) != 0)
+        keep = 0;
+    if (keep == 0) {
+        lm_ctx_reset(r->c);
+        r->n_past = 0;
+    }
+    if (lm_ctx_eval(r->c, ids + keep, n - keep, r->o.logits_out != NULL, err) < 0) {
+        lm_ctx_reset(r->c);
+        r->n_past = 0;
+        return -1;
+    }
+    memcpy(r->past, ids, n * sizeof(*ids));
+    r->n_past = n;
+    return 0;
+}
+
+/* Show text (and keep it in reply) once it is clear of stop strings. */
+static int emit(struct lm_stops *st, const struct lm_buf *piece, struct lm_buf *shown,
+                struct lm_buf *reply, bool flush, struct lm_err *err)
+{
+    shown->len = 0;
+    if (lm_stops_push(st, piece->data ? piece->data : "", piece->len, shown, err) < 0 ||
+        (flush && !st->stopped && lm_stops_flush(st, shown, err) < 0))
+        return -1;
+    fwrite(shown->data ? shown->data : "", 1, shown->len, stdout);
+    fflush(stdout);
+    if (reply && lm_buf_add(reply, shown->data ? shown->data : "", shown->len) < 0)
+        return lm_err_set(err, LM_EUNSUPPORTED, NULL, LM_NO_OFFSET,
+                          "the reply is longer than %zu bytes", reply->max);
+    return 0;
+}
+
+/* Sample, print and feed back tokens until end of generation, a stop string, num_predict, a
+ * full context or a cancel. */
+static int generate(struct cmd_run *r, struct lm_sampler *s, struct lm_buf *reply,
+                    struct lm_err *err)
+{
+    const struct lm_mf_param *stop = lm_modelfile_param(&r->mf, "stop");
+    struct lm_detok d;
+    struct lm_stops st;
+    struct lm_buf piece = LM_BUF_INIT(1u << 20), shown = LM_BUF_INIT(LM_CHAT_MAX_BYTES);
+    int ret = -1;
+    if (lm_stops_init(&st, stop ? (const char *const *)stop->strs : NULL, stop ? stop->n_strs : 0,
+                      err) < 0)
+        return -1;
+    lm_detok_init(&d, r->tok, false);
+    for (int64_t i = 0; r->n_predict < 0 || i < r->n_predict; i++) {
+        if (cmd_run_cancel)
+            break;
+        int32_t next = lm_sampler_sample(s, lm_ctx_logits(r->c, NULL));
+        if (!r->o.ignore_eos && lm_tokenizer_is_eog(r->tok, next))
+            break;
+        piece.len = 0;
+        if (lm_detok_push(&d, next, &piece, err) < 0 || emit(&st, &piece, &shown, reply, false,
+                                                             err) < 0)
+            goto done;
+        r->tm.n_gen++;
+        lm_sampler_accept(s, next);
+        if (st.stopped || lm_ctx_n_past(r->c) >= lm_ctx_n_ctx(r->c))
+            break;   /* a stop string, or the context is full */
+        if (lm_ctx_eval(r->c, &next, 1, false, err) < 0) {
+            lm_ctx_reset(r->c);
+            r->n_past = 0;
+            goto done;
+        }
+        r->past[r->n_past++] = next;
+    }
+    piece.len = 0;
+    if (lm_detok_flush(&d, &piece, err) < 0 || emit(&st, &piece, &shown, reply, true, err) < 0)
         goto done;
-    fwrite(out.data, 1, out.len, stdout);
-    if (tm->n_gen > 0)
+    if (r->tm.n_gen > 0)
         fputc('\n', stdout);
     ret = 0;
 done:
-    lm_buf_release(&out);
+    lm_stops_release(&st);
+    lm_buf_release(&piece);
+    lm_buf_release(&shown);
+    return ret;
+}
+
+int cmd_run_answer(struct cmd_run *r, const struct lm_chat *chat, struct lm_buf *reply,
+                   struct lm_err *err)
+{
+    struct lm_buf text = LM_BUF_INIT(LM_TOK_MAX_TEXT);
+    struct lm_sampler *s = NULL;
+    int32_t *ids = NULL;
+    size_t n_ids = 0;
+    int ret = -1;
+    r->tm.n_gen = 0;
+    if (build_prompt(r, chat, &text, err) < 0 ||
+        lm_tokenize(r->tok, text.data ? text.data : "", text.len, true, !r->o.raw, &ids, &n_ids,
+                    err) < 0)
+        goto out;
+    if (n_ids == 0) {
+        lm_err_set(err, LM_EUSAGE, NULL, LM_NO_OFFSET, "the prompt is empty");
+        goto out;
+    }
+    if (n_ids >= lm_ctx_n_ctx(r->c)) {
+        lm_err_set(err, LM_EUSAGE, NULL, LM_NO_OFFSET,
+                   "the prompt is %zu tokens, the context only %u (see --ctx)", n_ids,
+                   lm_ctx_n_ctx(r->c));
+        goto out;
+    }
+    if (!(s = lm_sampler_new(&r->sp, lm_net_hparams(r->net)->n_vocab))) {
+        lm_err_set(err, LM_ENOMEM, NULL, LM_NO_OFFSET, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n_ids; i++)
+        lm_sampler_accept(s, ids[i]);
+    if (eval_prompt(r, ids, (uint32_t)n_ids, err) < 0)
+        goto out;
+    r->tm.n_prompt = (uint32_t)n_ids;
+    r->tm.prompt_done = lm_now();
+    if (r->o.logits_out && write_logits(r->o.logits_out, lm_ctx_logits(r->c, NULL),
+                                        (uint32_t)n_ids, lm_net_hparams(r->net)->n_vocab,
+                                        err) < 0)
+        goto out;
+    ret = generate(r, s, reply, err);
+out:
+    cmd_run_cancel = 0;
+    free(ids);
+    lm_buf_release(&text);
+    lm_sampler_free(s);
     return ret;
 }
 
@@ -293,76 +578,33 @@ int cmd_run(int argc, char **argv)
 {
     if (cmd_wants_help(argc, argv))
         return cmd_help_text(run_usage);
-    struct run_opts o;
-    int rc = parse_opts(argc, argv, &o);
+    struct cmd_run r;
+    memset(&r, 0, sizeof(r));
+    int rc = parse_opts(argc, argv, &r.o);
     if (rc)
         return rc;
-
-    struct timing tm = { .start = lm_now() };
+    r.tm.start = lm_now();
     struct lm_err err = { 0 };
     struct lm_buf text = LM_BUF_INIT(LM_TOK_MAX_TEXT);
-    struct lm_tokenizer *tok = NULL;
-    struct lm_net *net = NULL;
-    struct lm_ctx *c = NULL;
-    struct lm_sampler *s = NULL;
-    int32_t *ids = NULL;
-    size_t n_ids = 0;
-    char path[1024];
+    struct lm_chat chat;
     int ret = LM_EXIT_FAIL;
-
-    struct gguf *g = cmd_open_gguf(o.model, path, sizeof(path), &err);
-    if (!g || !(tok = lm_tokenizer_new(g, path, &err)))
+    lm_chat_init(&chat);
+    if (run_open(&r, &err) < 0)
         goto fail;
-    net = lm_net_from_gguf(g, path, &err);   /* takes g */
-    g = NULL;
-    if (!net)
-        goto fail;
-    const struct lm_hparams *hp = lm_net_hparams(net);
-    if (lm_tokenizer_n_vocab(tok) != hp->n_vocab) {
-        lm_err_set(&err, LM_ECORRUPT, path, LM_NO_OFFSET,
-                   "tokenizer has %u tokens but the model's embeddings have %u",
-                   lm_tokenizer_n_vocab(tok), hp->n_vocab);
-        goto fail;
+    r.tm.loaded = lm_now();
+    if (!r.o.prompt && !r.o.logits_out && isatty(STDIN_FILENO)) {
+        ret = cmd_chat(&r);
+        goto out;
     }
-    struct lm_ctx_params cp = { .n_ctx = o.n_ctx, .n_threads = o.threads, .kv_type = o.kv_type };
-    if (!(c = lm_ctx_new(net, &cp, &err)))
+    if (read_prompt(&r.o, &text, &err) < 0 || lm_buf_add(&text, "", 1) < 0 ||
+        lm_chat_add(&chat, "user", text.data, text.len - 1, &err) < 0 ||
+        cmd_run_answer(&r, &chat, NULL, &err) < 0)
         goto fail;
-    if (!(s = lm_sampler_new(&o.sp, hp->n_vocab))) {
-        lm_err_set(&err, LM_ENOMEM, NULL, LM_NO_OFFSET, "out of memory");
-        goto fail;
-    }
-    tm.loaded = lm_now();
-
-    if (read_prompt(&o, &text, &err) < 0 || format_prompt(&o, lm_net_gguf(net), &text, &err) < 0 ||
-        lm_tokenize(tok, text.data ? text.data : "", text.len, true, !o.raw, &ids, &n_ids,
-                    &err) < 0)
-        goto fail;
-    if (n_ids == 0) {
-        lm_err_set(&err, LM_EUSAGE, NULL, LM_NO_OFFSET, "the prompt is empty");
-        goto fail;
-    }
-    if (n_ids >= lm_ctx_n_ctx(c)) {
-        lm_err_set(&err, LM_EUSAGE, NULL, LM_NO_OFFSET,
-                   "the prompt is %zu tokens, the context only %u (see --ctx)", n_ids,
-                   lm_ctx_n_ctx(c));
-        goto fail;
-    }
-    for (size_t i = 0; i < n_ids; i++)
-        lm_sampler_accept(s, ids[i]);
-    if (lm_ctx_eval(c, ids, (uint32_t)n_ids, o.logits_out != NULL, &err) < 0)
-        goto fail;
-    tm.n_prompt = (uint32_t)n_ids;
-    tm.prompt_done = lm_now();
-    if (o.logits_out &&
-        write_logits(o.logits_out, lm_ctx_logits(c, NULL), (uint32_t)n_ids, hp->n_vocab, &err) < 0)
-        goto fail;
-    if (generate(&o, c, tok, s, &tm, &err) < 0)
-        goto fail;
-    tm.end = lm_now();
-    if (o.verbose) {
+    r.tm.end = lm_now();
+    if (r.o.verbose) {
         fprintf(stderr, "kernels:              %s, %u thread(s), seed %llu\n",
-                lm_kernels_name(lm_kernels_level()), o.threads, (unsigned long long)o.sp.seed);
-        print_timing(&tm);
+                lm_kernels_name(lm_kernels_level()), r.o.threads, (unsigned long long)r.sp.seed);
+        print_timing(&r.tm);
     }
     ret = LM_EXIT_OK;
     goto out;
@@ -370,12 +612,8 @@ fail:
     fflush(stdout);
     lm_report(&err);
 out:
-    free(ids);
+    lm_chat_release(&chat);
     lm_buf_release(&text);
-    lm_sampler_free(s);
-    lm_ctx_free(c);
-    lm_net_close(net);
-    lm_tokenizer_free(tok);
-    gguf_close(g);
+    run_close(&r);
     return ret;
 }

@@ -285,10 +285,11 @@ int cmd_list(int argc, char **argv)
 /* ---- show -------------------------------------------------------------------------------- */
 
 static const char show_usage[] =
-    "usage: lm show NAME [--json]\n"
+    "usage: lm show NAME [--json | --modelfile]\n"
     "\n"
     "Show a model: architecture, parameters, context length, quantization, its files, where\n"
-    "it came from (provenance) and what it was derived from.\n";
+    "it came from (provenance) and what it was derived from. --modelfile prints a Modelfile\n"
+    "that re-creates it with lm create.\n";
 
 static json_t *show_json(const struct lm_model *m)
 {
@@ -445,12 +446,14 @@ static void show_text(const struct lm_model *m)
 int cmd_show(int argc, char **argv)
 {
     const char *name = NULL;
-    bool as_json = false;
+    bool as_json = false, modelfile = false;
     if (cmd_wants_help(argc, argv))
         return cmd_help_text(show_usage);
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0)
             as_json = true;
+        else if (strcmp(argv[i], "--modelfile") == 0)
+            modelfile = true;
         else if (argv[i][0] != '-' && !name)
             name = argv[i];
         else
@@ -466,13 +469,16 @@ int cmd_show(int argc, char **argv)
         return LM_EXIT_FAIL;
     if (lm_model_get(s, name, &m, &err))
         return fail(s, &err);
-    if (as_json)
+    int rc = LM_EXIT_OK;
+    if (modelfile)
+        rc = cmd_show_modelfile(s, m);
+    else if (as_json)
         lm_json_print(show_json(m));
     else
         show_text(m);
     lm_model_free(m);
     lm_store_close(s);
-    return LM_EXIT_OK;
+    return rc;
 }
 
 /* ---- rm, cp ------------------------------------------------------------------------------ */
