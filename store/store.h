@@ -85,14 +85,6 @@ void lm_name_display(const struct lm_name *n, char *buf, size_t len);  /* shorte
 #define LM_MT_OLLAMA_PARAMS   "application/vnd.ollama.image.params"
 #define LM_MT_OLLAMA_MESSAGES "application/vnd.ollama.image.messages"
 #define LM_MT_OLLAMA_LICENSE  "application/vnd.ollama.image.license"
-/* Modelfile layers (lm create), typed as Ollama types them so a later push is compatible:
- * template, system and license are text; params (a JSON object) and messages (a JSON array)
- * must parse. Their roles: template, system, params, messages, license. */
-#define LM_MT_OLLAMA_TEMPLATE "application/vnd.ollama.image.template"
-#define LM_MT_OLLAMA_SYSTEM   "application/vnd.ollama.image.system"
-#define LM_MT_OLLAMA_PARAMS   "application/vnd.ollama.image.params"
-#define LM_MT_OLLAMA_MESSAGES "application/vnd.ollama.image.messages"
-#define LM_MT_OLLAMA_LICENSE  "application/vnd.ollama.image.license"
 
 /* Roles: weights config tokenizer template params license signature readme other. */
 struct lm_file_kind {
