@@ -213,10 +213,11 @@ static int parse_blobs(struct parse *p, struct bundle_manifest *bm)
     json_t *arr;
     if (get_array(p, bm->root, "blobs", BUNDLE_BLOBS_MAX, &arr))
         return -1;
-    bm->n_blobs = json_array_size(arr);
-    bm->blobs = calloc(bm->n_blobs ? bm->n_blobs : 1, sizeof(*bm->blobs));
+    size_t n = json_array_size(arr);
+    bm->blobs = calloc(n ? n : 1, sizeof(*bm->blobs));
     if (!bm->blobs)
         return lm_err_set(p->err, LM_ENOMEM, p->label, LM_NO_OFFSET, "out of memory");
+    bm->n_blobs = n;   /* only once there is an array to walk */
     for (size_t i = 0; i < bm->n_blobs; i++)
         bm->blobs[i].fd = -1;
     for (size_t i = 0; i < bm->n_blobs; i++) {
@@ -457,12 +458,13 @@ int bundle_manifest_parse(struct bundle_manifest *bm, const char *text, size_t l
         get_int(&p, bm->root, "created", &bm->created) || parse_blobs(&p, bm) ||
         get_array(&p, bm->root, "models", BUNDLE_MODELS_MAX, &models))
         return -1;
-    bm->n_models = json_array_size(models);
-    if (bm->n_models == 0)
+    size_t n = json_array_size(models);
+    if (n == 0)
         return bad(&p, "no models%s", "");
-    bm->models = calloc(bm->n_models, sizeof(*bm->models));
+    bm->models = calloc(n, sizeof(*bm->models));
     if (!bm->models)
         return lm_err_set(err, LM_ENOMEM, label, LM_NO_OFFSET, "out of memory");
+    bm->n_models = n;
     for (size_t i = 0; i < bm->n_models; i++) {
         if (parse_model(&p, bm, json_array_get(models, i), &bm->models[i]))
             return -1;
