@@ -293,8 +293,8 @@ enum { SKIP, TAKE, PLACED };
 static int select_gguf(const struct lm_hf_listing *l, const char *quant, char *take,
                        size_t *order, size_t *n_order, struct lm_err *err)
 {
-    struct gfile *g;
-    size_t n, pick;
+    struct gfile *g = NULL;
+    size_t n = 0, pick = 0;
     if (gfiles_build(l, &g, &n, err))
         return -1;
     int rc = gguf_pick(l, g, n, quant, &pick, err);
@@ -325,11 +325,20 @@ int lm_hf_select_files(const struct lm_hf_listing *l, const struct lm_hf_select 
         any_st = any_st || (!strchr(p, '/') && ends_ci(p, strlen(p), ".safetensors"));
         any_gguf = any_gguf || model_gguf(p);
     }
+    bool tagged = sel->quant && *sel->quant && strcasecmp(sel->quant, "latest") != 0;
+    if (tagged && !any_gguf && !sel->n_include) {
+        char q[LM_QUOTE_MAX + 8];
+        lm_err_set(err, LM_ENOTFOUND, NULL, LM_NO_OFFSET,
+                   "the repository has no GGUF file for the tag '%s'%s",
+                   lm_quote(sel->quant, strlen(sel->quant), q, sizeof(q)),
+                   any_st ? "; without a tag lm pulls its safetensors checkpoint" : "");
+        goto out;
+    }
     if (sel->n_include) {
         for (size_t i = 0; i < l->n; i++)
             if (glob_any(sel->include, sel->n_include, l->files[i].path))
                 take[i] = TAKE;
-    } else if (any_gguf && ((sel->quant && *sel->quant) || !any_st)) {
+    } else if (any_gguf && (tagged || !any_st)) {
         is_gguf = true;
         if (select_gguf(l, sel->quant, take, idx, &n, err))
             goto out;

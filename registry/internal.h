@@ -141,15 +141,16 @@ struct fetch_item {
 
 struct fetch_opts {
     struct lm_store *s;
-    struct http *h;
+    const struct http_opts *http; /* for the receivers' own engines */
     unsigned connections;
     void (*tick)(void *ctx);      /* progress: on the calling thread */
     void *ctx;
+    uint64_t *received;           /* updated before each tick (may be NULL) */
 };
 
 /* Download, verify and store every item. Blobs are renamed into the store only when all of
  * them verified. kept/received get the bytes resumed from disk and received now. */
 int fetch_all(const struct fetch_opts *o, struct fetch_item *items, size_t n, uint64_t *kept,
-              struct lm_err *err);
+              uint64_t *received, struct lm_err *err);
 
 #endif

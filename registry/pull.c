@@ -25,7 +25,10 @@ struct pull {
     const struct lm_pull_opts *o;
     struct hf_env env;
     struct lm_hf_ref ref;
-    struct http *h;
+    struct http *h;                 /* for the API; the downloads have their own */
+    struct http_opts ho;
+    const char *hub[3];
+    uint64_t received;              /* file bytes so far */
     char name[LM_NAME_MAX + 1], label[300], commit[41];
     struct lm_hf_listing l;
     struct plan *plan;
@@ -50,7 +53,7 @@ static void report(struct pull *P)
         p.total += P->pub[i].size;
         p.done += P->pub[i].done;
     }
-    p.received = P->h ? http_received(P->h) : 0;
+    p.received = P->received;
     P->o->progress(P->o->ctx, &p);
 }
 
@@ -129,14 +132,16 @@ static int resolve_offline(struct pull *P, struct lm_err *err)
 
 static int resolve_online(struct pull *P, struct lm_err *err)
 {
-    const char *hub[] = { P->env.endpoint, "https://huggingface.co", "https://hf.co" };
-    struct http_opts ho = {
+    P->hub[0] = P->env.endpoint;
+    P->hub[1] = "https://huggingface.co";
+    P->hub[2] = "https://hf.co";
+    P->ho = (struct http_opts){
         .token = P->env.token[0] ? P->env.token : NULL,
-        .hub = hub, .n_hub = 3,
+        .hub = P->hub, .n_hub = 3,
         .connections = P->o->connections ? P->o->connections : 8,
         .limit_rate = P->o->limit_rate,
     };
-    if (!(P->h = http_new(&ho, err)))
+    if (!(P->h = http_new(&P->ho, err)))
         return -1;
     if (hf_resolve(P->h, &P->env, P->ref.repo, P->ref.revision, P->commit, err))
         return -1;
@@ -289,10 +294,13 @@ static int download(struct pull *P, struct lm_pull_result *r, struct lm_err *err
     P->phase = LM_PULL_DOWNLOADING;
     report(P);
     struct fetch_opts fo = {
-        .s = P->s, .h = P->h, .connections = P->o->connections ? P->o->connections : 8,
-        .tick = tick, .ctx = P,
+        .s = P->s, .http = &P->ho, .connections = P->o->connections ? P->o->connections : 8,
+        .tick = tick, .ctx = P, .received = &P->received,
     };
-    if (fetch_all(&fo, items, n, &kept, err) == 0) {
+    uint64_t received = 0;
+    int rc = fetch_all(&fo, items, n, &kept, &received, err);
+    r->bytes_received += received;
+    if (rc == 0) {
         for (size_t i = 0; i < n; i++)
             set_blob(P, which[i], items[i].blob.digest, items[i].blob.size, LM_PULL_STORED);
         r->n_downloaded = n;
@@ -385,8 +393,10 @@ int lm_pull(struct lm_store *s, const struct lm_pull_opts *o, struct lm_pull_res
         goto out;
     P.phase = LM_PULL_RESOLVING;
     report(&P);
+    double t0 = lm_now();
     if (P.env.offline ? resolve_offline(&P, err) : resolve_online(&P, err))
         goto out;
+    lm_debugf(1, "pull: commit %s and %zu listed files in %.2f s", P.commit, P.l.n, lm_now() - t0);
     snprintf(r->commit, sizeof(r->commit), "%s", P.commit);
     struct lm_hf_select sel = { P.ref.quant, o->include, o->n_include, o->exclude, o->n_exclude };
     if (!(idx = calloc(P.l.n ? P.l.n : 1, sizeof(*idx)))) {
@@ -402,8 +412,11 @@ int lm_pull(struct lm_store *s, const struct lm_pull_opts *o, struct lm_pull_res
         goto out;
     r->n_files = n_idx;
     report(&P);
+    lm_debugf(1, "pull: %zu files chosen, the store and the cache looked at: %.2f s", n_idx,
+              lm_now() - t0);
     if (download(&P, r, err))
         goto out;
+    lm_debugf(1, "pull: downloaded and verified: %.2f s", lm_now() - t0);
     for (size_t k = 0; k < P.n; k++)          /* the same bytes under two paths */
         if (P.plan[k].same_as != SIZE_MAX)
             set_blob(&P, k, P.plan[P.plan[k].same_as].blob.digest, file_of(&P, k)->size,
@@ -412,12 +425,13 @@ int lm_pull(struct lm_store *s, const struct lm_pull_opts *o, struct lm_pull_res
     report(&P);
     if (add_model(&P, r, err))
         goto out;
+    lm_debugf(1, "pull: model added: %.2f s", lm_now() - t0);
     P.phase = LM_PULL_DONE;
     report(&P);
     ret = 0;
 out:
     if (P.h)
-        r->bytes_received = http_received(P.h);
+        r->bytes_received += http_received(P.h);
     http_free(P.h);
     hf_env_release(&P.env);
     lm_hf_listing_release(&P.l);

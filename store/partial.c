@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,7 +43,8 @@ struct lm_partial {
     uint64_t nul_at;
     bool text;                       /* scan for NUL bytes (admission of text files) */
     bool verified;
-    uint8_t *buf;
+    uint8_t *buf;                    /* for pread when the file cannot be mapped */
+    const uint8_t *map;              /* the data, mapped: hashed without a copy */
     char hex[65];
 };
 
@@ -178,6 +180,8 @@ static int fresh_trailer(struct lm_partial *p, struct lm_err *err)
 
 static void partial_free(struct lm_partial *p)
 {
+    if (p->map)
+        munmap((void *)p->map, p->size);
     if (p->fd >= 0)
         close(p->fd);
     lm_sha256_free(p->sha256);
@@ -344,20 +348,33 @@ int64_t lm_partial_hash(struct lm_partial *p, size_t max, struct lm_err *err)
                      atomic_load_explicit(&p->done[k], memory_order_acquire) - pos;
     if (ready == 0)
         return 0;
-    if (!p->buf && !(p->buf = malloc(HASH_BUF)))
-        return lm_err_set(err, LM_ENOMEM, p->label, LM_NO_OFFSET, "out of memory");
     size_t n = ready < max ? (size_t)ready : max;
-    if (n > HASH_BUF)
-        n = HASH_BUF;
-    if (pread_all(p->fd, p->buf, n, pos))
-        return lm_err_errno(err, p->path, "read");
-    lm_sha256_update(p->sha256, p->buf, n);
-    if (p->sha1 && !EVP_DigestUpdate(p->sha1, p->buf, n))
+    const uint8_t *at;
+    if (!p->map && !p->buf) {
+        void *m = mmap(NULL, p->size, PROT_READ, MAP_SHARED, p->fd, 0);
+        if (m != MAP_FAILED) {
+            madvise(m, p->size, MADV_SEQUENTIAL);
+            p->map = m;
+        } else if (!(p->buf = malloc(HASH_BUF))) {
+            return lm_err_set(err, LM_ENOMEM, p->label, LM_NO_OFFSET, "out of memory");
+        }
+    }
+    if (p->map) {
+        at = p->map + pos;
+    } else {
+        if (n > HASH_BUF)
+            n = HASH_BUF;
+        if (pread_all(p->fd, p->buf, n, pos))
+            return lm_err_errno(err, p->path, "read");
+        at = p->buf;
+    }
+    lm_sha256_update(p->sha256, at, n);
+    if (p->sha1 && !EVP_DigestUpdate(p->sha1, at, n))
         return lm_err_set(err, LM_EINTERNAL, p->label, LM_NO_OFFSET, "SHA-1 failed");
     if (p->text && p->nul_at == UINT64_MAX) {
-        const uint8_t *z = memchr(p->buf, 0, n);
+        const uint8_t *z = memchr(at, 0, n);
         if (z)
-            p->nul_at = pos + (uint64_t)(z - p->buf);
+            p->nul_at = pos + (uint64_t)(z - at);
     }
     atomic_store(&p->hashed, pos + n);
     if (pos + n - p->synced >= WRITEBACK_STEP) {
@@ -414,12 +431,17 @@ int lm_partial_commit(struct lm_partial *p, struct lm_blob *out, struct lm_err *
         lm_partial_close(p);
         return lm_err_set(err, LM_EINTERNAL, NULL, LM_NO_OFFSET, "commit before verify");
     }
-    rc = store_blob_finish(p->s, p->fd, p->path, p->media_type, p->label, p->size, p->hex, p->hex,
-                           p->size, p->nul_at, out, err);
+    /* verify ran admission: placing it is all that is left */
+    rc = store_blob_place(p->s, p->fd, p->path, p->label, p->hex, p->size, false, out, err);
     if (rc)
         unlink(p->path);
     partial_free(p);
     return rc;
+}
+
+int lm_partial_sync(struct lm_store *s, struct lm_err *err)
+{
+    return store_fsync_dir(s->blobs, err);
 }
 
 void lm_partial_close(struct lm_partial *p)

@@ -231,7 +231,7 @@ static int serve(int argc, char **argv)
         return 1;
     for (int i = 2; i + 1 < argc; i += 2) {
         int r = mock_hf_repo(m, argv[i], MOCK_PUBLIC);
-        if (mock_hf_add_dir(m, r, 0, argv[i + 1])) {
+        if (mock_hf_add_dir(m, r, 0, argv[i + 1], true)) {   /* fast: no faults here */
             fprintf(stderr, "cannot serve %s\n", argv[i + 1]);
             return 1;
         }

@@ -192,6 +192,9 @@ static const char *const st_repo[] = {
     "model.sig", "m-Q4_K_M.gguf", NULL,
 };
 
+static const char *const st_only[] = { "config.json", "model.safetensors", NULL };
+static const char *const nothing[] = { "README.md", "model.onnx", NULL };
+
 static const struct {
     const char *const *repo;
     const char *quant, *include, *exclude;
@@ -224,6 +227,11 @@ static const struct {
     { st_repo, "", "*.json", "*token*", "config.json generation_config.json "
       "model.safetensors.index.json vocab.json original/params.json", false },
     { st_repo, "", NULL, "*", "no file of the repository is chosen by --include/--exclude", false },
+    { st_only, "Q4_K_M", NULL, NULL, "the repository has no GGUF file for the tag 'Q4_K_M'; without "
+      "a tag lm pulls its safetensors checkpoint", false },
+    { st_only, "latest", NULL, NULL, "config.json model.safetensors", false },
+    { nothing, "", NULL, NULL, "the repository has no safetensors or GGUF weights at its top "
+      "level; choose files with --include", false },
 };
 
 static void test_choice(void **state)

@@ -247,7 +247,7 @@ int mock_hf_add_path(struct mock_hf *m, int repo, int commit, const char *path,
     return put(m, repo, commit, f);
 }
 
-int mock_hf_add_dir(struct mock_hf *m, int repo, int commit, const char *dir)
+int mock_hf_add_dir(struct mock_hf *m, int repo, int commit, const char *dir, bool sendfile)
 {
     DIR *d = opendir(dir);
     struct dirent *e;
@@ -264,7 +264,7 @@ int mock_hf_add_dir(struct mock_hf *m, int repo, int commit, const char *dir)
                    (n > 12 && strcmp(e->d_name + n - 12, ".safetensors") == 0) ||
                    (n > 5 && strcmp(e->d_name + n - 5, ".gguf") == 0) ||
                    (n > 6 && strcmp(e->d_name + n - 6, ".model") == 0);
-        if (mock_hf_add_path(m, repo, commit, e->d_name, p, lfs, false)) {
+        if (mock_hf_add_path(m, repo, commit, e->d_name, p, lfs, sendfile)) {
             closedir(d);
             return -1;
         }

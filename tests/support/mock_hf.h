@@ -54,7 +54,7 @@ int mock_hf_add(struct mock_hf *m, int repo, int commit, const char *path, const
 int mock_hf_add_path(struct mock_hf *m, int repo, int commit, const char *path,
                      const char *fs_path, bool lfs, bool sendfile);
 /* Every regular top-level file of dir (LFS: .safetensors, .gguf, .model or over 10 MiB). */
-int mock_hf_add_dir(struct mock_hf *m, int repo, int commit, const char *dir);
+int mock_hf_add_dir(struct mock_hf *m, int repo, int commit, const char *dir, bool sendfile);
 void mock_hf_remove(struct mock_hf *m, int repo, int commit, const char *path);
 /* The sha256 / git blob id of a file, as the listing gives them ("" if not LFS). */
 const char *mock_hf_file_sha256(const struct mock_hf *m, int repo, int commit, const char *path);

@@ -70,7 +70,7 @@ int pullfix_repo(struct pullfix *f, const char *id, const char *sub, int access)
     char dir[1024];
     snprintf(dir, sizeof(dir), "%s/%s", lm_models(), sub);
     int r = mock_hf_repo(f->m, id, (enum mock_access)access);
-    assert_int_equal(mock_hf_add_dir(f->m, r, 0, dir), 0);
+    assert_int_equal(mock_hf_add_dir(f->m, r, 0, dir, false), 0);
     return r;
 }
 
