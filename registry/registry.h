@@ -186,6 +186,7 @@ struct lm_sig_result {
                                    leaf's subject; sigstore: the SAN identity */
     char issuer[256];           /* cert: the leaf's issuer name; sigstore: the OIDC issuer */
     int64_t signed_at;          /* unix seconds: Rekor integratedTime, leaf notBefore, 0 (key) */
+    int64_t timestamp;          /* sigstore: time of a verified RFC 3161 timestamp, else 0 */
     char root[65];              /* the statement's subject digest */
     size_t n_files;             /* resources checked */
 };

@@ -38,6 +38,8 @@ char *lm_sig_result_json(const struct lm_sig_result *r, const char *why)
                               (json_int_t)r->signed_at, "root", r->root)
                   : json_pack("{s:b, s:o}", "verified", 0, "error",
                               lm_json_string(why ? why : "", why ? strlen(why) : 0));
+    if (o && r && r->timestamp)
+        json_object_set_new(o, "timestamp", json_integer((json_int_t)r->timestamp));
     char *txt = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(o);
     return txt;

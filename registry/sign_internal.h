@@ -105,6 +105,11 @@ int sig_sigstore_check(json_t *bundle, const char *label, const uint8_t *payload
                        const uint8_t *sig, size_t slen, const char *sig_b64,
                        const struct lm_sig_opts *o, struct lm_sig_result *r, EVP_PKEY **leaf_key,
                        struct lm_err *err);
+/* The bundle's RFC 3161 timestamps over the DSSE signature, against the root's TSAs. Stamps
+ * from TSAs the root does not hold are skipped; one from a known TSA that fails is an error.
+ * *when gets the time of a verified stamp, 0 if none. */
+int sig_tsa_check(json_t *bundle, json_t *root, const char *label, const uint8_t *sig,
+                  size_t slen, X509 *leaf, int64_t *when, struct lm_err *err);
 /* KeyUsage has digitalSignature, or ExtendedKeyUsage has codeSigning. */
 bool sig_leaf_may_sign(X509 *leaf);
 /* Print an X509_NAME one line (RFC 2253) into buf. */

@@ -628,7 +628,8 @@ int sig_sigstore_check(json_t *bundle, const char *label, const uint8_t *payload
     }
     if (load_root(&c, &root) ||
         check_entry(&c, root, json_array_get(tl, 0), leaf, payload, plen, sig, slen, &t) ||
-        check_chain(&c, root, leaf, t, &issuer) || check_sct(&c, root, leaf, issuer))
+        check_chain(&c, root, leaf, t, &issuer) || check_sct(&c, root, leaf, issuer) ||
+        sig_tsa_check(bundle, root, label, sig, slen, leaf, &r->timestamp, err))
         goto out;
     if (!sig_leaf_may_sign(leaf)) {
         fail(&c, LM_EDIGEST, "signing certificate allows neither digitalSignature nor codeSigning%s",

@@ -1,6 +1,7 @@
 /* test_sign.c: OpenSSF model signatures: every upstream fixture in shared/signing verifies as its
  * README says, tampered copies are refused with one exact line, lm's own signatures verify and
  * have the bundle shape of the spec field by field, hostile statements are refused. */
+#define _GNU_SOURCE   /* memmem */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -451,6 +452,62 @@ static void m_no_rekor(json_t *root)
 static void m_no_fulcio(json_t *root)
 {
     json_array_clear(json_object_get(root, "certificateAuthorities"));
+}
+
+/* Flip a byte of the message imprint (sha256 of the DSSE signature) inside the RFC 3161 stamp. */
+static void m_stamp_imprint(json_t *b)
+{
+    const char *sig = json_string_value(json_object_get(json_array_get(
+        json_object_get(json_object_get(b, "dsseEnvelope"), "signatures"), 0), "sig"));
+    json_t *st = json_array_get(json_object_get(json_object_get(json_object_get(b,
+                                "verificationMaterial"), "timestampVerificationData"),
+                                "rfc3161Timestamps"), 0);
+    const char *ts = json_string_value(json_object_get(st, "signedTimestamp"));
+    assert_non_null(sig);
+    assert_non_null(ts);
+    unsigned char sb[256], *d = malloc(strlen(ts)), *e = malloc(strlen(ts) * 2 + 4);
+    int sn = EVP_DecodeBlock(sb, (const unsigned char *)sig, (int)strlen(sig));
+    sn -= (int)(strlen(sig) - strcspn(sig, "="));
+    int n = EVP_DecodeBlock(d, (const unsigned char *)ts, (int)strlen(ts));
+    n -= (int)(strlen(ts) - strcspn(ts, "="));
+    uint8_t h[32];
+    lm_sha256_buf(sb, (size_t)sn, h);
+    unsigned char *at = memmem(d, (size_t)n, h, 32);
+    assert_non_null(at);
+    at[5] ^= 1;
+    EVP_EncodeBlock(e, d, n);
+    json_object_set_new(st, "signedTimestamp", json_string((char *)e));
+    free(d);
+    free(e);
+}
+
+/* The RFC 3161 timestamp of v1.1.0 verifies with the sigstore TSA of the root and gives the
+ * time; with upstream's test config (a GitHub TSA) it is skipped; a changed imprint fails. */
+static void test_timestamp(void **state)
+{
+    (void)state;
+    NEED_FIXTURES();
+    char *tmp = copy_case("v1.1.0-sigstore"), base[1100], cfg[1200];
+    struct caseopts c;
+    struct lm_sig_result r;
+    struct lm_err err;
+    snprintf(base, sizeof(base), "%s/c", tmp);
+    load_case(base, &c);
+    assert_int_equal(lm_sig_verify_dir(c.model, &c.o, &r, &err), 0);
+    assert_int_equal(r.timestamp, 1760062340);
+    snprintf(cfg, sizeof(cfg), "%s/trust/custom_trust_config.json", base);
+    const char *root = c.o.trust_root;
+    c.o.trust_root = cfg;
+    assert_int_equal(lm_sig_verify_dir(c.model, &c.o, &r, &err), 0);
+    assert_int_equal(r.timestamp, 0);
+    c.o.trust_root = root;
+    edit_json(c.sig, m_stamp_imprint);
+    assert_int_equal(lm_sig_verify_dir(c.model, &c.o, &r, &err), -1);
+    assert_int_equal(err.code, LM_EDIGEST);
+    assert_string_equal(err.msg, "RFC 3161 timestamp 1 does not verify over the signature");
+    json_decref(c.doc);
+    rm_rf(tmp);
+    free(tmp);
 }
 
 /* A trusted root without the CT logs, the Rekor log or the Fulcio CA refuses the bundle. */
@@ -911,6 +968,7 @@ int main(void)
         cmocka_unit_test(test_tampered),
         cmocka_unit_test(test_trust_config_wrapper),
         cmocka_unit_test(test_trust_root_parts),
+        cmocka_unit_test(test_timestamp),
         cmocka_unit_test(test_sign_roundtrip),
         cmocka_unit_test(test_sign_single_file),
         cmocka_unit_test(test_sign_order),
