@@ -505,7 +505,7 @@ static void redo_files(struct fetch *F)
 {
     for (size_t i = 0; i < F->n; i++) {
         struct ffile *f = &F->files[i];
-        if (!f->redo || f->busy)
+        if (!f->redo || f->busy || f->inflight)   /* a request may still be winding down */
             continue;
         lm_debugf(1, "pull: %s: the bytes kept from an earlier run were wrong; downloading again",
                   f->it->label);

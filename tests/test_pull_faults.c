@@ -391,7 +391,8 @@ static void test_bad_kept_bytes(void **state)
     fputc(0x42, fp);
     fclose(fp);
     pullfix_pull(&r, "hf.co/lm-test/big", NULL);
-    assert_int_equal(r.status, 0);
+    if (r.status != 0)
+        fail_msg("exit %d: %s", r.status, r.err);
     run_result_free(&r);
     assert_int_equal(pullfix_temps(f), 0);
     assert_int_equal(pullfix_lm("verify", NULL), 0);
