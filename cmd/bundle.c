@@ -212,6 +212,10 @@ int cmd_import_bundle(int argc, char **argv)
         return cmd_usage(import_bundle_usage);
     bool from_stdin = strcmp(path, "-") == 0;
     int fd = 0;
+    if (from_stdin && isatty(0)) {
+        lm_errorf("refusing to read a bundle from a terminal; pipe one in or name a file");
+        return cmd_usage(import_bundle_usage);
+    }
     struct lm_err err;
     lm_err_clear(&err);
     if (!from_stdin) {
