@@ -540,6 +540,54 @@ static void test_bomb(void **state)
     free(text);
 }
 
+#define ZEROS_SIZE (64u << 20)
+
+static void zeros64(json_t *root, json_t *body)
+{
+    json_t *blobs = json_object_get(root, "blobs"), *layers = json_object_get(body, "layers");
+    for (size_t i = 0; i < json_array_size(blobs); i++) {
+        json_t *b = json_array_get(blobs, i);
+        if (json_integer_value(json_object_get(b, "size")) > 100000)
+            json_object_set_new(b, "size", json_integer(ZEROS_SIZE));
+    }
+    for (size_t i = 0; i < json_array_size(layers); i++) {
+        json_t *l = json_array_get(layers, i);
+        if (json_integer_value(json_object_get(l, "size")) > 100000)
+            json_object_set_new(l, "size", json_integer(ZEROS_SIZE));
+    }
+}
+
+/* A real zstd bomb: 64 MiB of zeros in a few KiB, under the size the manifest declares but not
+ * its digest. Reading stops at the declared size, and nothing staged is left behind. */
+static void test_bomb_streamed(void **state)
+{
+    (void)state;
+    NEED_READY();
+    struct ent v[MAX_ENTRIES];
+    size_t n = copy_valid(v), k = 0;
+    char want[4096], hex[65];
+    uint8_t d[32];
+    char *text = edit_manifest(zeros64);
+    char *zeros = calloc(1, ZEROS_SIZE);
+    set_manifest(v, text);
+    for (size_t i = 1; i < n; i++)
+        if (v[i].len > 100000) {
+            v[i].data = zeros;
+            v[i].len = ZEROS_SIZE;
+            k = i;
+        }
+    write_tar(g.path, true, v, n);
+    struct stat st;
+    assert_int_equal(stat(g.path, &st), 0);
+    assert_true(st.st_size < (1 << 20));
+    lm_sha256_buf(zeros, ZEROS_SIZE, d);
+    lm_hex(d, 32, hex);
+    snprintf(want, sizeof(want), "sha256 mismatch: the bytes hash to %s", hex);
+    refused_entry(v, k, want);
+    free(zeros);
+    free(text);
+}
+
 static void test_oversized_manifest(void **state)
 {
     (void)state;
@@ -692,6 +740,7 @@ int main(void)
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_manifest_rules),
         cmocka_unit_test(test_bomb),
+        cmocka_unit_test(test_bomb_streamed),
         cmocka_unit_test(test_oversized_manifest),
         cmocka_unit_test(test_signatures),
         cmocka_unit_test(test_name_exists),
