@@ -27,7 +27,8 @@
  * Environment: HF_ENDPOINT, HF_TOKEN (HUGGING_FACE_HUB_TOKEN), HF_TOKEN_PATH, HF_HOME,
  * HF_HUB_CACHE, HF_HUB_OFFLINE, HF_HUB_DISABLE_IMPLICIT_TOKEN, HF_HUB_DOWNLOAD_TIMEOUT (stall
  * timeout, default 30 s). For tests: LM_HTTP_STALL_SECONDS, LM_HTTP_RETRY_MS (first backoff),
- * LM_PULL_CHUNK_BYTES (Range chunk size, default 16 MiB), LM_TEST_FREE_BYTES (free space). */
+ * LM_PULL_CHUNK_BYTES (Range chunk size, default 16 MiB), LM_PULL_RECEIVERS (receiver threads,
+ * default one per 4 CPUs), LM_TEST_FREE_BYTES (free space). */
 
 /* references: hf.co/ORG/REPO[:QUANT][@REV], hf:ORG/REPO, https://huggingface.co/ORG/REPO/tree/REV */
 

@@ -30,6 +30,7 @@ int pullfix_setup(void **state)
     setenv("LM_HTTP_STALL_SECONDS", "1", 1);
     setenv("LM_HTTP_RETRY_MS", "20", 1);
     setenv("LM_PULL_CHUNK_BYTES", "262144", 1);
+    setenv("LM_PULL_RECEIVERS", "2", 1);        /* the many-thread path, on any machine */
     static const char *const unset[] = {
         "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH", "HF_HUB_OFFLINE",
         "TRANSFORMERS_OFFLINE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "LM_TEST_FREE_BYTES",
