@@ -7,6 +7,7 @@
 home_on_tmpfs
 set -e
 work=$LM_HOME
+trap 'rm -rf "$work"' EXIT INT TERM   # LM_HOME changes below: the whole work dir goes
 export LM_HOME=$work/src
 mkdir "$work/m"
 cp "$LM_SRC"/models/demo/* "$work/m/"
