@@ -47,7 +47,7 @@ struct lm_store;
 struct lm_model;
 /* The Modelfile parts a store model carries (params, template, system, messages, license
  * layers; from = its name) into mf. A GGUF path, or a name the store does not have, gives an
- * empty mf and 0 (opening the model reports that). cmd/create.c. */
+ * mf with only from = MODEL, and 0 (opening the model reports a missing one). cmd/create.c. */
 int cmd_modelfile_load(const char *model, struct lm_modelfile *mf, struct lm_err *err);
 /* lm show NAME --modelfile: print a Modelfile that re-creates m. */
 int cmd_show_modelfile(struct lm_store *s, const struct lm_model *m);
@@ -59,7 +59,7 @@ void cmd_convert_view_drop(const struct lm_model *m, const char *dir);
 
 /* A model loaded by lm run with its settings: the command line over the model's Modelfile. */
 struct cmd_run;
-/* Set (by a SIGINT handler) to stop the answer being generated; cmd_run_answer clears it. */
+/* Set (by a SIGINT handler) to stop the answer being generated; the caller clears it. */
 extern volatile sig_atomic_t cmd_run_cancel;
 /* Answer a conversation (the Modelfile's SYSTEM and MESSAGEs go first) through the model's
  * template: the reply streams to stdout and is appended to reply, cut at end-of-generation

@@ -148,15 +148,17 @@ int cmd_modelfile_load(const char *model, struct lm_modelfile *mf, struct lm_err
 {
     memset(mf, 0, sizeof(*mf));
     if (names_a_file(model))
-        return 0;
+        return dup_to(&mf->from, model, err);
     struct lm_store *s = lm_store_open(NULL, err);
     struct lm_model *m = NULL;
     int rc = -1;
     if (!s)
         return -1;
     if (lm_model_get(s, model, &m, err) < 0) {
-        rc = err->code == LM_ENOTFOUND ? 0 : -1;   /* opening the model says so */
-        lm_err_clear(err);
+        if (err->code != LM_ENOTFOUND)
+            goto out;
+        lm_err_clear(err);   /* opening the model says so */
+        rc = dup_to(&mf->from, model, err);
         goto out;
     }
     rc = load_parts(m, mf, err) < 0 || dup_to(&mf->from, m->display, err) < 0 ? -1 : 0;

@@ -567,7 +567,6 @@ int cmd_run_answer(struct cmd_run *r, const struct lm_chat *chat, struct lm_buf 
         goto out;
     ret = generate(r, s, reply, err);
 out:
-    cmd_run_cancel = 0;
     free(ids);
     lm_buf_release(&text);
     lm_sampler_free(s);
