@@ -40,6 +40,7 @@ struct ui {
     bool json, tty;
     double start, last;
     int lines;                          /* drawn below the cursor's line */
+    bool final_drawn;
     enum lm_pull_phase phase;
     bool phase_seen;
     size_t n;
@@ -133,8 +134,9 @@ static void tty_progress(struct ui *u, const struct lm_pull_progress *p)
 {
     double now = lm_now();
     bool final = p->phase >= LM_PULL_WRITING;
-    if (!final && now - u->last < 0.1)
+    if ((!final && now - u->last < 0.1) || u->final_drawn)
         return;
+    u->final_drawn = final;
     u->last = now;
     int w = term_width() - 1, lines = 0;
     char line[512], label[64];
