@@ -19,6 +19,7 @@ echo "== run twice"
 "$LM" run story "there was a girl" > a.txt
 "$LM" run story "there was a girl" > b.txt
 cmp a.txt b.txt
+printf 'there was a girl' | "$LM" run story | cmp - a.txt   # the prompt from stdin
 cat a.txt
 echo "== the system and template as given to the model: the same as --raw on the whole text"
 "$LM" run --raw -n 48 --temperature 0 story "Once upon a time, there was a girl"
@@ -45,4 +46,11 @@ printf 'FROM %s\nPARAMETER temperature 0\nPARAMETER num_predict 16\n' "$LM_SRC/m
 printf 'FROM ./demo.gguf\nPARAMETER temperature 0\nPARAMETER num_predict 16\n' > sub/Modelfile
 "$LM" create fromfile -f sub/Modelfile | sed 's|from .*/|from |'
 "$LM" run fromfile "Once upon a time"
+echo "== MESSAGE lines go before the prompt"
+printf 'FROM fromfile\nMESSAGE user "Once upon a time,"\nMESSAGE assistant " there was a girl"\n' > sub/Modelfile
+"$LM" create withmsgs -f sub/Modelfile
+"$LM" show withmsgs --modelfile | grep '^MESSAGE'
+"$LM" run withmsgs " who liked" > m.txt
+"$LM" run fromfile "Once upon a time, there was a girl who liked" | cmp - m.txt
+cat m.txt
 "$LM" list | awk 'NR > 1 { print $1 }' | sort
