@@ -15,7 +15,8 @@ static const char usage[] =
     "\n"
     "Prints the chat-template family and the prompt the model is fed for a conversation: what\n"
     "llama.cpp's built-in formatter (llama_chat_apply_template) makes of it, byte for byte.\n"
-    "MODEL is a GGUF file or a model in the store; its tokenizer.chat_template is used. The\n"
+    "MODEL is a GGUF file or a model in the store; its tokenizer.chat_template is used (a model\n"
+    "made by lm create: its TEMPLATE, rendered as Ollama does, after its SYSTEM and MESSAGEs). The\n"
     "template is never run: its family is recognised by the markers it holds, as llama.cpp does,\n"
     "and one that is not recognised falls back to chatml with a warning.\n"
     "\n"
@@ -89,8 +90,10 @@ static bool ends_with(const char *s, const char *tail)
     return n >= k && strcmp(s + n - k, tail) == 0;
 }
 
-/* --file (Jinja, or a Go template named *.gotmpl), else MODEL's tokenizer.chat_template. */
-static int make_prompter(const struct opts *o, struct lm_prompter *p, struct lm_err *err)
+/* --file (Jinja, or a Go template named *.gotmpl), else MODEL's Modelfile TEMPLATE (lm create),
+ * else its tokenizer.chat_template. */
+static int make_prompter(const struct opts *o, const struct lm_modelfile *mf,
+                         struct lm_prompter *p, struct lm_err *err)
 {
     if (o->file) {
         struct lm_buf t = LM_BUF_INIT(0);
@@ -102,6 +105,8 @@ static int make_prompter(const struct opts *o, struct lm_prompter *p, struct lm_
         lm_buf_release(&t);
         return rc;
     }
+    if (mf->tmpl)
+        return lm_prompter_from_gotmpl(p, mf->tmpl, strlen(mf->tmpl), o->model, err);
     char path[4096];
     struct gguf *g = cmd_open_gguf(o->model, path, sizeof(path), err);
     if (!g)
@@ -137,13 +142,23 @@ int cmd_template(int argc, char **argv)
     struct lm_err err = { 0 };
     struct lm_buf json = LM_BUF_INIT(MAX_JSON), prompt = LM_BUF_INIT(LM_CHAT_MAX_BYTES);
     struct lm_prompter pr;
+    struct lm_modelfile mf;   /* a model made by lm create: its TEMPLATE, SYSTEM, MESSAGEs */
     struct lm_chat chat;
     memset(&pr, 0, sizeof(pr));
+    memset(&mf, 0, sizeof(mf));
     lm_chat_init(&chat);
     int rc = LM_EXIT_FAIL;
+    if (!o.file && cmd_modelfile_load(o.model, &mf, &err) < 0)
+        goto fail;
+    if (mf.system && lm_chat_add(&chat, "system", mf.system, strlen(mf.system), &err) < 0)
+        goto fail;
+    for (size_t i = 0; i < mf.n_msgs; i++)
+        if (lm_chat_add(&chat, mf.msgs[i].role, mf.msgs[i].content, strlen(mf.msgs[i].content),
+                        &err) < 0)
+            goto fail;
     if (read_input(o.messages, MAX_JSON, &json, &err) ||
         lm_chat_from_json(&chat, json.data, json.len, o.messages, &err) ||
-        make_prompter(&o, &pr, &err))
+        make_prompter(&o, &mf, &pr, &err))
         goto fail;
     if (pr.no_template)
         lm_warnf("%s has no tokenizer.chat_template; using %s", o.model, lm_prompter_name(&pr));
@@ -158,6 +173,7 @@ fail:
     lm_report(&err);
     rc = LM_EXIT_FAIL;
 out:
+    lm_modelfile_release(&mf);
     lm_prompter_release(&pr);
     lm_chat_release(&chat);
     lm_buf_release(&json);

@@ -26,6 +26,9 @@ echo "== the system and template as given to the model: the same as --raw on the
 echo "== layers"
 "$LM" show --json story | grep -E '"(path|role|media_type)"' | tr -d ' ,' | paste - - -
 "$LM" show --json story | grep -E '"(operation|outtype|from)"' | tr -d ' '
+echo "== lm template renders the stored Go template"
+printf '%s' '[{"role": "user", "content": "there was a girl"}]' > c.json
+"$LM" template story --messages c.json; echo
 echo "== show --modelfile"
 "$LM" show story --modelfile | sed 's|FROM /.*/blobs/sha256/[0-9a-f]*$|FROM BLOB|'
 "$LM" show story --modelfile > Modelfile2
