@@ -118,6 +118,9 @@ static void drop_easy(struct http *h, struct http_req *r)
         curl_easy_cleanup(r->easy);
         r->easy = NULL;
     }
+    for (struct curl_slist *l = r->hdrs; l; l = l->next)   /* the token's copy, too */
+        if (strncmp(l->data, "Authorization:", 14) == 0)
+            OPENSSL_cleanse(l->data, strlen(l->data));
     curl_slist_free_all(r->hdrs);
     r->hdrs = NULL;
 }
