@@ -80,6 +80,15 @@ static void type(struct tty *t, const char *s)
     assert_int_equal(write(t->fd, s, n), (ssize_t)n);
 }
 
+/* Type each line and wait for the next prompt. */
+static void converse(struct tty *t, const char *const *lines, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        type(t, lines[i]);
+        expect(t, ">>> ");
+    }
+}
+
 static void start(struct tty *t, char *const argv[])
 {
     memset(t, 0, sizeof(*t));
@@ -116,19 +125,26 @@ static void assert_screen(const struct tty *t, size_t from, size_t to, const cha
     free(got);
 }
 
+/* The lm binary, and the demo model's GGUF in model; skips the test if either is absent. */
+static const char *demo_model(char *model, size_t n)
+{
+    const char *models = lm_models(), *bin = lm_bin();
+    if (!models || !bin)
+        skip();   /* LM_MODELS or LM_BIN absent */
+    snprintf(model, n, "%s/stories260K/ref/gguf/stories260K-F32.gguf", models);
+    if (access(model, R_OK) != 0)
+        skip();
+    return bin;
+}
+
 /* stories260K (the demo model, converted by llama.cpp) has no chat template: the conversation
  * is the prompts and answers as they are (Ollama's default {{ .Prompt }}). --ignore-eos and a
  * 32768-token context make an unlimited answer long enough to interrupt. */
 static void test_chat_session(void **state)
 {
     (void)state;
-    const char *models = lm_models(), *bin = lm_bin();
     char model[4096];
-    if (!models || !bin)
-        skip();   /* LM_MODELS or LM_BIN absent */
-    snprintf(model, sizeof(model), "%s/stories260K/ref/gguf/stories260K-F32.gguf", models);
-    if (access(model, R_OK) != 0)
-        skip();
+    const char *bin = demo_model(model, sizeof(model));
     char *argv[] = { (char *)bin, "run", "--ignore-eos", "--ctx", "32768", "-n", "24",
                      "--seed", "1", "-t", "2", model, NULL };
     struct tty t;
@@ -163,18 +179,11 @@ static void test_chat_session(void **state)
      * `lm run` of "Once upon a time, there was ... in the pTom" answers. A system message does
      * not show in the default template (Ollama's {{ .Prompt }}); after /clear, the two lines
      * are one prompt, as `lm run` of "Once upon\na time" answers. */
-    type(&t, "/set parameter num_predict 8\n");
-    expect(&t, ">>> ");
-    type(&t, "Tom\n");
-    expect(&t, ">>> ");
-    type(&t, "/set system Be kind.\n");
-    expect(&t, ">>> ");
-    type(&t, "/show system\n");
-    expect(&t, ">>> ");
-    type(&t, "/show parameters\n");
-    expect(&t, ">>> ");
-    type(&t, "/clear\n");
-    expect(&t, ">>> ");
+    static const char *const lines[] = {
+        "/set parameter num_predict 8\n", "Tom\n", "/set system Be kind.\n", "/show system\n",
+        "/show parameters\n", "/clear\n",
+    };
+    converse(&t, lines, sizeof(lines) / sizeof(lines[0]));
     type(&t, "\"\"\"Once upon\n");            /* a message of two lines */
     expect(&t, "... ");
     type(&t, "a time\"\"\"\n");
@@ -207,25 +216,16 @@ static void test_chat_session(void **state)
 static void test_chat_keys(void **state)
 {
     (void)state;
-    const char *models = lm_models(), *bin = lm_bin();
     char model[4096];
-    if (!models || !bin)
-        skip();
-    snprintf(model, sizeof(model), "%s/stories260K/ref/gguf/stories260K-F32.gguf", models);
-    if (access(model, R_OK) != 0)
-        skip();
+    const char *bin = demo_model(model, sizeof(model));
     char *argv[] = { (char *)bin, "run", model, NULL };
     struct tty t;
     start(&t, argv);
     size_t a = expect(&t, ">>> ");
     type(&t, "half a line");
     expect(&t, "half a line");
-    type(&t, "\003");
-    expect(&t, ">>> ");
-    type(&t, "/nonsense\n");
-    expect(&t, ">>> ");
-    type(&t, "/show license\n");
-    expect(&t, ">>> ");
+    static const char *const lines[] = { "\003", "/nonsense\n", "/show license\n" };
+    converse(&t, lines, sizeof(lines) / sizeof(lines[0]));
     type(&t, "\004");
     assert_int_equal(finish(&t), 0);
     assert_screen(&t, a, t.len,
