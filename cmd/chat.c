@@ -195,17 +195,20 @@ static void set(struct cmd_run *r, char *args)
 {
     struct lm_err err;
     lm_err_clear(&err);
-    if (strncmp(args, "parameter ", 10) == 0) {
-        char *name = args + 10, *value = strchr(name, ' ');
+    if (strncmp(args, "parameter ", 10) == 0 || strcmp(args, "parameter") == 0) {
+        char *name = args + 9 + (args[9] != 0), *value = strchr(name, ' ');
         if (!value || !value[1]) {
             printf("Usage: /set parameter NAME VALUE\n\n");
             return;
         }
         *value++ = 0;
-        if (cmd_run_set_param(r, name, value, &err) < 0)
+        if (cmd_run_set_param(r, name, value, &err) < 0) {
+            fflush(stdout);
             lm_report(&err);
-        else
+            printf("\n");
+        } else {
             printf("Set parameter '%s' to '%s'\n\n", name, value);
+        }
     } else if (strncmp(args, "system ", 7) == 0 || strcmp(args, "system") == 0) {
         if (cmd_run_set_system(r, args[6] ? args + 7 : "", &err) < 0)
             lm_report(&err);

@@ -334,7 +334,11 @@ void cmd_run_print_info(const struct cmd_run *r)
     printf("    %-20s%u\n", "embedding length", hp->n_embd);
     printf("    %-20s%u\n", "layers", hp->n_layer);
     printf("    %-20s%u\n", "vocabulary", hp->n_vocab);
-    printf("    %-20s%s\n", "template", r->o.raw ? "none (--raw)" : lm_prompter_name(&r->pr));
+    const char *t = r->o.raw      ? "none (--raw)"
+                    : r->mf.tmpl  ? "the Modelfile's TEMPLATE (Go template)"
+                    : r->pr.gotmpl ? "none: prompts and answers as they are"
+                                   : lm_prompter_name(&r->pr);
+    printf("    %-20s%s%s\n", "template", t, r->pr.fallback ? " (fallback)" : "");
     printf("    %-20s%s\n\n", "file", r->path);
 }
 

@@ -212,7 +212,8 @@ static void test_chat_session(void **state)
     free(t.screen);
 }
 
-/* Ctrl-C while typing clears the line; Ctrl-D on an empty line leaves. */
+/* Ctrl-C while typing clears the line; an unknown command and a bad value are one line each;
+ * Ctrl-D on an empty line leaves. */
 static void test_chat_keys(void **state)
 {
     (void)state;
@@ -224,7 +225,8 @@ static void test_chat_keys(void **state)
     size_t a = expect(&t, ">>> ");
     type(&t, "half a line");
     expect(&t, "half a line");
-    static const char *const lines[] = { "\003", "/nonsense\n", "/show license\n" };
+    static const char *const lines[] = { "\003", "/nonsense\n", "/set parameter temperature hot\n",
+                                         "/show license\n" };
     converse(&t, lines, sizeof(lines) / sizeof(lines[0]));
     type(&t, "\004");
     assert_int_equal(finish(&t), 0);
@@ -233,6 +235,8 @@ static void test_chat_keys(void **state)
                   "Use Ctrl + d or /bye to exit.\n"
                   ">>> /nonsense\n"
                   "Unknown command '/nonsense'. Type /? for help\n\n"
+                  ">>> /set parameter temperature hot\n"
+                  "lm: /set parameter: invalid float value [hot]\n\n"
                   ">>> /show license\n"
                   "No license was specified for this model.\n\n"
                   ">>> \n");
