@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 LM=${LM:-./lm}
 MOCK_HF=${MOCK_HF:-build/tests/test_mock_hf}   # the mock Hub's --serve mode
 RUNS=${RUNS:-2}
+MIB=${BENCH_MIB:-1024}                           # repository size (a quick check: 64)
 [ -x "$LM" ] || make lm >/dev/null
 [ -x "$MOCK_HF" ] || make "$MOCK_HF" >/dev/null
 command -v curl >/dev/null || { echo "bench-pull: curl not found, skipped"; exit 0; }
@@ -20,7 +21,8 @@ data=$(mktemp -d "$shm/lm-bench-pull.XXXXXX")
 ondisk=$(mktemp -d "$disk/lm-bench-pull-disk.XXXXXX")
 server=""
 cleanup() {
-    [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+    set +e
+    if [ -n "$server" ]; then kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; fi
     rm -rf "$data" "$ondisk"
 }
 trap cleanup EXIT INT TERM
@@ -39,7 +41,7 @@ safetensors() {
 }
 
 mkdir -p "$data/one" "$data/several"
-safetensors "$data/one/model.safetensors" $((1020 << 20))
+safetensors "$data/one/model.safetensors" $(((MIB - 4) << 20))
 i=0
 while [ $i -lt 64 ]; do
     { printf '{"pad": "'; head -c 32762 /dev/urandom | od -An -v -tx1 | tr -d ' \n'; printf '"}\n'; } \
@@ -47,7 +49,7 @@ while [ $i -lt 64 ]; do
     i=$((i + 1))
 done
 for k in 1 2 3 4; do
-    safetensors "$data/several/model-0000$k-of-00004.safetensors" $((256 << 20))
+    safetensors "$data/several/model-0000$k-of-00004.safetensors" $((MIB / 4 << 20))
 done
 echo '{"metadata": {}, "weight_map": {}}' >"$data/several/model.safetensors.index.json"
 
