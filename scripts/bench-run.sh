@@ -49,10 +49,11 @@ for q in Q8_0 Q4_K_M; do
     if [ -n "${LLAMA_BENCH:-}" ]; then
         csv="$dir/llama-bench-$q.csv"
         "$LLAMA_BENCH" -m "$m" -p 512 -n 128 -t "$threads" -o csv >"$csv" 2>/dev/null
-        lpp=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
-                       $h["\"n_prompt\""] == "\"512\"" { gsub(/"/, "", $h["\"avg_ts\""]); print $h["\"avg_ts\""] }' "$csv")
-        ltg=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
-                       $h["\"n_gen\""] == "\"128\"" { gsub(/"/, "", $h["\"avg_ts\""]); print $h["\"avg_ts\""] }' "$csv")
+        # llama-bench quotes the values but not the header; drop every quote first.
+        col() { tr -d '"' <"$csv" | awk -F, -v key="$1" -v val="$2" \
+            'NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next } $h[key] == val { print $h["avg_ts"] }'; }
+        lpp=$(col n_prompt 512)
+        ltg=$(col n_gen 128)
         printf ' %14s %14s %8s %8s' "$lpp" "$ltg" "$(ratio "$pp" "$lpp")" "$(ratio "$tg" "$ltg")"
     fi
     printf '\n'
