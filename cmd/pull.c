@@ -34,7 +34,14 @@ static const char usage[] =
     "  --limit-rate RATE   cap the total rate, bytes per second: 500K, 20M, 1G\n"
     "  --json              print progress events as JSON lines\n"
     "\n"
-    "Environment: HF_TOKEN, HF_TOKEN_PATH, HF_HOME, HF_HUB_CACHE, HF_ENDPOINT, HF_HUB_OFFLINE.\n";
+    "signature (a model.sig in the repository is checked before anything is stored):\n"
+    "  --key PUB.pem | --cert-chain CA.pem | --trust-root ROOT.json --identity ID --issuer URL\n"
+    "                      the trust to verify it with (as lm verify --sig)\n"
+    "  --ignore-path P     a file the signature does not cover (repeatable)\n"
+    "  --require-signature refuse a repository without a signature that verifies\n"
+    "\n"
+    "Environment: HF_TOKEN, HF_TOKEN_PATH, HF_HOME, HF_HUB_CACHE, HF_ENDPOINT, HF_HUB_OFFLINE,\n"
+    "LM_REQUIRE_SIGNATURE=1 (as --require-signature).\n";
 
 struct ui {
     bool json, tty;
@@ -188,9 +195,16 @@ static void on_progress(void *ctx, const struct lm_pull_progress *p)
     u->phase_seen = true;
 }
 
+static const char *const sig_status[] = {
+    [LM_PULL_UNSIGNED] = "unsigned",
+    [LM_PULL_SIG_UNCHECKED] = "present, not verified",
+    [LM_PULL_SIG_VERIFIED] = "verified",
+    [LM_PULL_SIG_FAILED] = "failed",
+};
+
 static void print_result(const struct lm_pull_result *r, bool json)
 {
-    char size[32], recv[32];
+    char size[32], recv[32], q[LM_QUOTE_MAX + 8];
     lm_fmt_bytes(r->bytes, size, sizeof(size));
     lm_fmt_bytes(r->bytes_received, recv, sizeof(recv));
     if (json) {
@@ -206,23 +220,86 @@ static void print_result(const struct lm_pull_result *r, bool json)
         json_object_set_new(o, "bytes", json_integer((json_int_t)r->bytes));
         json_object_set_new(o, "bytes_received", json_integer((json_int_t)r->bytes_received));
         json_object_set_new(o, "bytes_resumed", json_integer((json_int_t)r->bytes_kept));
+        json_object_set_new(o, "signature", json_string(sig_status[r->sig]));
+        if (r->sig == LM_PULL_SIG_VERIFIED)
+            json_object_set_new(o, "signer", lm_json_string(r->sig_signer,
+                                                            strlen(r->sig_signer)));
         emit(o);
         return;
     }
     printf("pulled %s at commit %s: %zu file%s, %s (%zu downloaded, %zu already in the store, "
            "%zu from the Hugging Face cache)\n", r->name, r->commit, r->n_files,
            r->n_files == 1 ? "" : "s", size, r->n_downloaded, r->n_present, r->n_cache);
+    if (r->sig == LM_PULL_SIG_VERIFIED)
+        printf("signature verified: %s %s\n", r->sig_method,
+               lm_quote(r->sig_signer, strlen(r->sig_signer), q, sizeof(q)));
+}
+
+/* One line on stderr when model.sig was not (or could not be) verified. */
+static void warn_sig(const struct lm_pull_result *r)
+{
+    if (r->sig == LM_PULL_SIG_UNCHECKED)
+        lm_warnf("%s: model.sig present, not verified (no --key, --cert-chain or --trust-root "
+                 "given)", r->name);
+    else if (r->sig == LM_PULL_SIG_FAILED)
+        lm_warnf("signature not verified, recorded as such: %s", r->sig_why);
+}
+
+/* The signature options, as lm verify --sig takes them: 1 if argv[*i] was one, -1 misused. */
+static int sig_arg(int argc, char **argv, int *i, struct lm_sig_opts *o, const char **ign,
+                   bool *require)
+{
+    static const struct { const char *flag; enum lm_sig_method m; } methods[] = {
+        { "--key", LM_SIG_KEY }, { "--cert-chain", LM_SIG_CERT },
+        { "--trust-root", LM_SIG_SIGSTORE }, { "--identity", LM_SIG_NONE },
+        { "--issuer", LM_SIG_NONE }, { "--ignore-path", LM_SIG_NONE },
+    };
+    const char *a = argv[*i];
+    if (strcmp(a, "--require-signature") == 0) {
+        *require = true;
+        return 1;
+    }
+    for (size_t k = 0; k < sizeof(methods) / sizeof(methods[0]); k++) {
+        if (strcmp(a, methods[k].flag) != 0)
+            continue;
+        if (*i + 1 >= argc)
+            return -1;
+        const char *v = argv[++*i];
+        if (methods[k].m != LM_SIG_NONE) {
+            if (o->method != LM_SIG_NONE)
+                return -1;                  /* one method */
+            o->method = methods[k].m;
+            *(k == 0 ? &o->key : k == 1 ? &o->cert_chain : &o->trust_root) = v;
+        } else if (a[2] == 'i' && a[3] == 'd') {
+            o->identity = v;
+        } else if (a[2] == 'i' && a[3] == 's') {
+            o->issuer = v;
+        } else {
+            if (o->n_ignore == MAX_GLOBS)
+                return -1;
+            ign[o->n_ignore++] = v;
+        }
+        return 1;
+    }
+    return 0;
 }
 
 int cmd_pull(int argc, char **argv)
 {
-    const char *include[MAX_GLOBS], *exclude[MAX_GLOBS];
+    const char *include[MAX_GLOBS], *exclude[MAX_GLOBS], *ignore[MAX_GLOBS];
     struct lm_pull_opts o;
+    struct lm_sig_opts so;
     struct ui u;
+    int sa;
     memset(&o, 0, sizeof(o));
+    memset(&so, 0, sizeof(so));
     memset(&u, 0, sizeof(u));
     o.include = include;
     o.exclude = exclude;
+    o.sig = &so;
+    so.ignore = ignore;
+    o.require_signature = getenv("LM_REQUIRE_SIGNATURE") &&
+                          strcmp(getenv("LM_REQUIRE_SIGNATURE"), "1") == 0;
     if (cmd_wants_help(argc, argv))
         return cmd_help_text(usage);
     for (int i = 1; i < argc; i++) {
@@ -231,6 +308,9 @@ int cmd_pull(int argc, char **argv)
         uint64_t v;
         if (strcmp(a, "--json") == 0) {
             u.json = true;
+        } else if ((sa = sig_arg(argc, argv, &i, &so, ignore, &o.require_signature)) != 0) {
+            if (sa < 0)
+                return cmd_usage(usage);
         } else if (strcmp(a, "--include") == 0 || strcmp(a, "--exclude") == 0) {
             bool inc = a[2] == 'i';
             size_t *n = inc ? &o.n_include : &o.n_exclude;
@@ -257,7 +337,8 @@ int cmd_pull(int argc, char **argv)
             o.ref = a;
         }
     }
-    if (!o.ref)
+    if (!o.ref || (so.method == LM_SIG_SIGSTORE) != (so.identity && so.issuer) ||
+        (so.method != LM_SIG_SIGSTORE && (so.identity || so.issuer)))
         return cmd_usage(usage);
     struct lm_err err;
     struct lm_pull_result r;
@@ -292,6 +373,7 @@ int cmd_pull(int argc, char **argv)
         }
         lm_report(&err);
     } else {
+        warn_sig(&r);
         print_result(&r, u.json);
     }
     lm_store_close(s);

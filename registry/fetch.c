@@ -683,7 +683,18 @@ int fetch_all(const struct fetch_opts *o, struct fetch_item *items, size_t n, ui
         }
         goto out;
     }
-    /* Every file verified: only now do their bytes become blobs. */
+    /* Every file verified: a check of them all (the model's signature) may still refuse them;
+     * only then do their bytes become blobs. */
+    for (size_t i = 0; i < n; i++)
+        items[i].tmp_path = lm_partial_path(F.files[i].p);
+    if (o->verified && o->verified(o->ctx, items, n, err)) {
+        for (size_t i = 0; i < n; i++) {
+            lm_partial_discard(F.files[i].p);
+            F.files[i].p = NULL;
+            items[i].tmp_path = NULL;
+        }
+        goto out;
+    }
     ret = 0;
     for (size_t i = 0; i < n; i++) {
         struct ffile *f = &F.files[i];
@@ -694,6 +705,7 @@ int fetch_all(const struct fetch_opts *o, struct fetch_item *items, size_t n, ui
             lm_partial_discard(f->p);
         }
         f->p = NULL;
+        f->it->tmp_path = NULL;
     }
     if (ret == 0)
         ret = lm_partial_sync(o->s, err);

@@ -137,6 +137,7 @@ struct fetch_item {
     char label[600];              /* ORG/REPO/PATH for errors */
     struct lm_pull_file *pub;     /* progress record to update */
     struct lm_blob blob;          /* result */
+    const char *tmp_path;         /* the verified bytes, during fetch_opts.verified only */
 };
 
 struct fetch_opts {
@@ -145,11 +146,13 @@ struct fetch_opts {
     unsigned connections;
     void (*tick)(void *ctx);      /* progress: on the calling thread */
     void *ctx;
-    uint64_t *received;           /* updated before each tick (may be NULL) */
+    uint64_t *received;           /* updated before each tick (may be NULL) */    /* Called once every item verified and before any is renamed (may be NULL): -1 refuses
+     * them all (err set) and their bytes are removed. */
+    int (*verified)(void *ctx, const struct fetch_item *items, size_t n, struct lm_err *err);
 };
 
 /* Download, verify and store every item. Blobs are renamed into the store only when all of
- * them verified. kept/received get the bytes resumed from disk and received now. */
+ * them verified and o->verified agreed. kept/received get the bytes resumed from disk and received now. */
 int fetch_all(const struct fetch_opts *o, struct fetch_item *items, size_t n, uint64_t *kept,
               uint64_t *received, struct lm_err *err);
 

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -36,6 +37,13 @@ struct pull {
     size_t n;
     bool gguf;
     enum lm_pull_phase phase;
+    struct lm_pull_result *r;
+    size_t sig_k;                   /* the plan of model.sig, or SIZE_MAX */
+    const struct fetch_item *dl;    /* the files being downloaded, while their bytes are in tmp/ */
+    const size_t *dl_which;         /* the plan of each */
+    size_t dl_n;
+    bool sig_done;
+    json_t *sig;                    /* the provenance's "signature", or NULL */
 };
 
 static void report(struct pull *P)
@@ -252,6 +260,132 @@ static int check_space(struct pull *P, struct fetch_item *items, size_t n, struc
                       "not enough free space: the pull needs %s more, %s are free", a, b);
 }
 
+/* ---- the signature: model.sig checked against the files before any is stored ----------- */
+
+static bool have_trust(const struct pull *P)
+{
+    return P->o->sig && P->o->sig->method != LM_SIG_NONE;
+}
+
+/* Before anything is stored: refuse what --require-signature cannot accept whatever the bytes. */
+static int sig_find(struct pull *P, struct lm_err *err)
+{
+    P->sig_k = SIZE_MAX;
+    for (size_t k = 0; k < P->n; k++)
+        if (strcmp(file_of(P, k)->path, "model.sig") == 0)
+            P->sig_k = k;
+    P->r->sig = P->sig_k == SIZE_MAX ? LM_PULL_UNSIGNED : LM_PULL_SIG_UNCHECKED;
+    if (!P->o->require_signature)
+        return 0;
+    if (P->sig_k == SIZE_MAX)
+        return lm_err_set(err, LM_ENOTFOUND, P->label, LM_NO_OFFSET,
+                          "commit %.12s has no model.sig and a signature is required",
+                          P->commit);
+    if (!have_trust(P))
+        return lm_err_set(err, LM_EUSAGE, P->label, LM_NO_OFFSET,
+                          "a signature is required but no trust is given (--key, --cert-chain "
+                          "or --trust-root)");
+    return 0;
+}
+
+/* Where file k's bytes are now: a blob the store has, or a verified download in tmp/. */
+static const char *bytes_at(const struct pull *P, size_t k, char *buf, size_t n)
+{
+    size_t src = P->plan[k].same_as == SIZE_MAX ? k : P->plan[k].same_as;
+    if (P->plan[src].blob.digest[0])
+        return lm_blob_path(P->s, P->plan[src].blob.digest, buf, n) == 0 ? buf : NULL;
+    for (size_t j = 0; j < P->dl_n; j++)
+        if (P->dl_which[j] == src)
+            return P->dl[j].tmp_path;
+    return NULL;
+}
+
+static int sig_verify(struct pull *P, const struct lm_sig_file *files, struct lm_sig_result *res,
+                      struct lm_err *err)
+{
+    struct lm_sig_opts o = *P->o->sig;
+    o.signature = files[P->sig_k].path;
+    if (lm_sig_verify_files(files, P->n, &o, res, err) == 0)
+        return 0;
+    /* Name the file as the repository does, not by its temporary path. */
+    for (size_t k = 0; k < P->n; k++)
+        if (strcmp(err->path, files[k].path) == 0) {
+            snprintf(err->path, sizeof(err->path), "%s/%s", P->label, files[k].name);
+            break;
+        }
+    return -1;
+}
+
+static int sig_check(struct pull *P, struct lm_err *err)
+{
+    struct lm_sig_file *files = NULL;
+    char (*bufs)[2048] = NULL;
+    struct lm_sig_result res;
+    char *txt = NULL;
+    int ret = -1;
+    P->sig_done = true;
+    if (P->sig_k == SIZE_MAX)
+        return 0;
+    if (!have_trust(P)) {
+        P->sig = json_pack("{s:s, s:s, s:I}", "status", "present, not verified", "file",
+                           "model.sig", "checked_at", (json_int_t)time(NULL));
+        return P->sig ? 0 : lm_err_set(err, LM_ENOMEM, NULL, LM_NO_OFFSET, "out of memory");
+    }
+    if (!(files = calloc(P->n, sizeof(*files))) || !(bufs = calloc(P->n, sizeof(*bufs)))) {
+        lm_err_set(err, LM_ENOMEM, NULL, LM_NO_OFFSET, "out of memory");
+        goto out;
+    }
+    for (size_t k = 0; k < P->n; k++) {
+        files[k].name = file_of(P, k)->path;
+        if (!(files[k].path = bytes_at(P, k, bufs[k], sizeof(bufs[k])))) {
+            lm_err_set(err, LM_EINTERNAL, P->label, LM_NO_OFFSET, "'%s' has no bytes to check",
+                       files[k].name);
+            goto out;
+        }
+    }
+    struct lm_err e;
+    lm_err_clear(&e);
+    if (sig_verify(P, files, &res, &e) == 0) {
+        P->r->sig = LM_PULL_SIG_VERIFIED;
+        snprintf(P->r->sig_method, sizeof(P->r->sig_method), "%s",
+                 lm_sig_method_name(res.method));
+        snprintf(P->r->sig_signer, sizeof(P->r->sig_signer), "%s", res.signer);
+        txt = lm_sig_result_json(&res, NULL);
+    } else if (P->o->require_signature || e.code == LM_ENOMEM || e.code == LM_EIO) {
+        *err = e;
+        goto out;
+    } else {
+        P->r->sig = LM_PULL_SIG_FAILED;
+        lm_err_str(&e, P->r->sig_why, sizeof(P->r->sig_why));
+        txt = lm_sig_result_json(NULL, P->r->sig_why);
+    }
+    if (!txt || !(P->sig = json_loads(txt, 0, NULL))) {
+        lm_err_set(err, LM_ENOMEM, NULL, LM_NO_OFFSET, "out of memory");
+        goto out;
+    }
+    json_object_set_new(P->sig, "method", json_string(lm_sig_method_name(P->o->sig->method)));
+    json_object_set_new(P->sig, "checked_at", json_integer((json_int_t)time(NULL)));
+    ret = 0;
+out:
+    free(txt);
+    free(files);
+    free(bufs);
+    return ret;
+}
+
+static int on_verified(void *ctx, const struct fetch_item *items, size_t n, struct lm_err *err)
+{
+    struct pull *P = ctx;
+    P->dl = items;
+    P->dl_n = n;                    /* P->dl_which, set by download(), has n entries */
+    int rc = sig_check(P, err);
+    P->dl = NULL;
+    P->dl_n = 0;
+    return rc;
+}
+
+/* ---- downloading -------------------------------------------------------------------------- */
+
 static int download(struct pull *P, struct lm_pull_result *r, struct lm_err *err)
 {
     size_t n = 0, j = 0;
@@ -295,8 +429,10 @@ static int download(struct pull *P, struct lm_pull_result *r, struct lm_err *err
     report(P);
     struct fetch_opts fo = {
         .s = P->s, .http = &P->ho, .connections = P->o->connections ? P->o->connections : 8,
-        .tick = tick, .ctx = P, .received = &P->received,
+        .tick = tick, .ctx = P, .received = &P->received, .verified = on_verified,
     };
+    P->dl_which = which;
+    P->dl_n = n;
     uint64_t received = 0;
     int rc = fetch_all(&fo, items, n, &kept, &received, err);
     r->bytes_received += received;
@@ -308,6 +444,8 @@ static int download(struct pull *P, struct lm_pull_result *r, struct lm_err *err
     }
     r->bytes_kept = kept;
 out:
+    P->dl_which = NULL;
+    P->dl_n = 0;
     free(items);
     free(which);
     return ret;
@@ -322,6 +460,8 @@ static char *extra_json(const struct pull *P)
     json_object_set_new(o, "repo", json_string(P->ref.repo));
     json_object_set_new(o, "tag", P->ref.quant[0] ? json_string(P->ref.quant) : json_null());
     json_object_set_new(o, "gguf", json_boolean(P->gguf));
+    if (P->sig)
+        json_object_set(o, "signature", P->sig);
     char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(o);
     return s;
@@ -387,6 +527,8 @@ int lm_pull(struct lm_store *s, const struct lm_pull_opts *o, struct lm_pull_res
     memset(r, 0, sizeof(*r));
     P.s = s;
     P.o = o;
+    P.r = r;
+    P.sig_k = SIZE_MAX;
     if (lm_hf_ref_parse(o->ref, &P.ref, err) || set_name(&P, r, err))
         return -1;
     if (hf_env_load(&P.env, err))
@@ -408,13 +550,13 @@ int lm_pull(struct lm_store *s, const struct lm_pull_opts *o, struct lm_pull_res
             snprintf(err->path, sizeof(err->path), "%s@%.12s", P.label, P.commit);
         goto out;
     }
-    if (plan_files(&P, idx, n_idx, err) || reuse(&P, r, err))
+    if (plan_files(&P, idx, n_idx, err) || sig_find(&P, err) || reuse(&P, r, err))
         goto out;
     r->n_files = n_idx;
     report(&P);
     lm_debugf(1, "pull: %zu files chosen, the store and the cache looked at: %.2f s", n_idx,
               lm_now() - t0);
-    if (download(&P, r, err))
+    if (download(&P, r, err) || (!P.sig_done && sig_check(&P, err)))
         goto out;
     lm_debugf(1, "pull: downloaded and verified: %.2f s", lm_now() - t0);
     for (size_t k = 0; k < P.n; k++)          /* the same bytes under two paths */
@@ -438,5 +580,6 @@ out:
     free(P.plan);
     free(P.pub);
     free(idx);
+    json_decref(P.sig);
     return ret;
 }

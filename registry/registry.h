@@ -123,6 +123,8 @@ struct lm_pull_progress {
     uint64_t received;         /* bytes of file data received by this run */
 };
 
+struct lm_sig_opts;
+
 struct lm_pull_opts {
     const char *ref;                       /* what the user typed */
     const char *const *include, *const *exclude;
@@ -133,6 +135,19 @@ struct lm_pull_opts {
      * 100 ms while bytes arrive. */
     void (*progress)(void *ctx, const struct lm_pull_progress *p);
     void *ctx;
+    /* A model.sig among the chosen files is verified against the files before any of them is
+     * stored, with this trust (NULL or method LM_SIG_NONE: recorded as present, not verified).
+     * require_signature refuses an unsigned repository, or a signature that cannot be or is not
+     * verified, with nothing stored. The result goes into the provenance as "signature". */
+    const struct lm_sig_opts *sig;
+    bool require_signature;
+};
+
+enum lm_pull_sig {
+    LM_PULL_UNSIGNED,          /* no model.sig chosen */
+    LM_PULL_SIG_UNCHECKED,     /* model.sig, no trust given */
+    LM_PULL_SIG_VERIFIED,
+    LM_PULL_SIG_FAILED,        /* did not verify (only without require_signature) */
 };
 
 struct lm_pull_result {
@@ -141,6 +156,10 @@ struct lm_pull_result {
     char commit[41];
     size_t n_files, n_present, n_cache, n_downloaded;
     uint64_t bytes, bytes_received, bytes_kept;   /* all files; received now; resumed from disk */
+    enum lm_pull_sig sig;
+    char sig_method[16];                   /* verified: "key", "certificate" or "sigstore" */
+    char sig_signer[256];                  /* verified: key hint, certificate subject, identity */
+    char sig_why[1400];                    /* failed: the one line saying why */
 };
 
 /* Pull a model into s. Errors are one line: LM_EUSAGE (bad reference), LM_ENOTFOUND (repo,

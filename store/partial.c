@@ -423,6 +423,11 @@ const char *lm_partial_digest(const struct lm_partial *p)
     return p->verified ? p->hex : NULL;
 }
 
+const char *lm_partial_path(const struct lm_partial *p)
+{
+    return p->path;
+}
+
 int lm_partial_commit(struct lm_partial *p, struct lm_blob *out, struct lm_err *err)
 {
     int rc;

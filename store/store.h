@@ -365,6 +365,8 @@ int64_t lm_partial_hash(struct lm_partial *p, size_t max, struct lm_err *err);
 int lm_partial_verify(struct lm_partial *p, const char *want_sha256, const char *want_git_sha1,
                       struct lm_err *err);
 const char *lm_partial_digest(const struct lm_partial *p);   /* sha256 hex after verify, or NULL */
+/* Where the bytes are (tmp/pull-KEY.part): after verify, exactly the file, until commit. */
+const char *lm_partial_path(const struct lm_partial *p);
 /* Rename the verified bytes into blobs/ (or drop them if the blob exists). Frees p. The
  * rename is durable after lm_partial_sync: commit many, then sync once. */
 int lm_partial_commit(struct lm_partial *p, struct lm_blob *out, struct lm_err *err);
