@@ -245,7 +245,8 @@ static void warn_sig(const struct lm_pull_result *r)
         lm_warnf("signature not verified, recorded as such: %s", r->sig_why);
 }
 
-/* The signature options, as lm verify --sig takes them: 1 if argv[*i] was one, -1 misused. */
+/* The signature options, as lm verify --sig takes them: 1 if argv[*i] was one, -1 misused,
+ * -2 a second trust method. */
 static int sig_arg(int argc, char **argv, int *i, struct lm_sig_opts *o, const char **ign,
                    bool *require)
 {
@@ -267,7 +268,7 @@ static int sig_arg(int argc, char **argv, int *i, struct lm_sig_opts *o, const c
         const char *v = argv[++*i];
         if (methods[k].m != LM_SIG_NONE) {
             if (o->method != LM_SIG_NONE)
-                return -1;                  /* one method */
+                return -2;
             o->method = methods[k].m;
             *(k == 0 ? &o->key : k == 1 ? &o->cert_chain : &o->trust_root) = v;
         } else if (a[2] == 'i' && a[3] == 'd') {
@@ -309,6 +310,10 @@ int cmd_pull(int argc, char **argv)
         if (strcmp(a, "--json") == 0) {
             u.json = true;
         } else if ((sa = sig_arg(argc, argv, &i, &so, ignore, &o.require_signature)) != 0) {
+            if (sa == -2) {
+                lm_errorf("give one of --key, --cert-chain and --trust-root");
+                return LM_EXIT_USAGE;
+            }
             if (sa < 0)
                 return cmd_usage(usage);
         } else if (strcmp(a, "--include") == 0 || strcmp(a, "--exclude") == 0) {
@@ -337,9 +342,13 @@ int cmd_pull(int argc, char **argv)
             o.ref = a;
         }
     }
-    if (!o.ref || (so.method == LM_SIG_SIGSTORE) != (so.identity && so.issuer) ||
-        (so.method != LM_SIG_SIGSTORE && (so.identity || so.issuer)))
+    if (!o.ref)
         return cmd_usage(usage);
+    if ((so.method == LM_SIG_SIGSTORE) != (so.identity && so.issuer) ||
+        (so.method != LM_SIG_SIGSTORE && (so.identity || so.issuer))) {
+        lm_errorf("--trust-root needs --identity and --issuer, and they need it");
+        return LM_EXIT_USAGE;
+    }
     struct lm_err err;
     struct lm_pull_result r;
     struct lm_hf_ref ref;

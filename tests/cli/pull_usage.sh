@@ -15,6 +15,10 @@ try --limit-rate 5X hf.co/org/repo
 try --include
 try --frobnicate hf.co/org/repo
 try hf.co/a/b hf.co/c/d
+try --key a.pem --cert-chain b.pem hf.co/org/repo
+try --trust-root r.json --identity me@example.com hf.co/org/repo
+try --key a.pem --issuer https://issuer.example hf.co/org/repo
+try hf.co/org/repo --key
 [ ! -e "$LM_HOME" ] || die "a usage error created the store"
 "$LM" pull --help | head -n 1
 "$LM" help pull | grep -c -- '--limit-rate'
