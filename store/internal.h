@@ -16,6 +16,7 @@ struct lm_store {
     char tmp[STORE_PATH_MAX];      /* home/tmp */
     char index[STORE_PATH_MAX];    /* home/index.db */
     sqlite3 *db;
+    int last_rc;                   /* primary code of the last SQLite failure (store_db_fail) */
     int lock_fd;
     int lock_mode;                 /* 0, LOCK_SH or LOCK_EX */
     char *command;                 /* for the audit log */

@@ -1,6 +1,7 @@
 /* schema.c: the SQLite index: opening it, its schema and migrations, and small query helpers. */
 #include <assert.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "../common/banned.h"
@@ -100,6 +101,7 @@ static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION
 int store_db_fail(struct lm_store *s, struct lm_err *err, const char *what)
 {
     int rc = s->db ? sqlite3_extended_errcode(s->db) & 0xff : SQLITE_CANTOPEN;
+    s->last_rc = rc;
     enum lm_errcode code = rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB ? LM_ECORRUPT
                          : rc == SQLITE_NOMEM ? LM_ENOMEM : LM_EIO;
     const char *msg = s->db ? sqlite3_errmsg(s->db) : "cannot open";
@@ -201,6 +203,29 @@ fail:
     return -1;
 }
 
+/* Journal mode, pragmas and migrations: what every open does before the index is used. */
+static int setup(struct lm_store *s, struct lm_err *err)
+{
+    /* journal_mode is persistent; setting it again on every open would need an exclusive lock. */
+    sqlite3_stmt *st;
+    if (store_db_prepare(s, "PRAGMA journal_mode", &st, err))
+        return -1;
+    int rc = sqlite3_step(st);
+    bool wal = rc == SQLITE_ROW && strcmp(store_col_text(st, 0), "wal") == 0;
+    if (rc != SQLITE_ROW) {
+        store_db_fail(s, err, "read the journal mode");
+        sqlite3_finalize(st);
+        return -1;
+    }
+    sqlite3_finalize(st);
+    if (!wal && store_db_exec(s, "PRAGMA journal_mode = WAL", err))
+        return -1;
+    /* FULL: a committed import survives power loss, not just a crash of lm. */
+    if (store_db_exec(s, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL", err))
+        return -1;
+    return migrate(s, err);
+}
+
 int store_index_open(struct lm_store *s, struct lm_err *err)
 {
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
@@ -210,19 +235,15 @@ int store_index_open(struct lm_store *s, struct lm_err *err)
     /* Long imports hold the write lock only for their final transaction: a minute is plenty. */
     sqlite3_busy_timeout(s->db, 60000);
     store_fault_point();
-    /* journal_mode is persistent; setting it again on every open would need an exclusive lock. */
-    sqlite3_stmt *st;
-    if (store_db_prepare(s, "PRAGMA journal_mode", &st, err))
-        return -1;
-    int rc = sqlite3_step(st);
-    bool wal = rc == SQLITE_ROW && strcmp(store_col_text(st, 0), "wal") == 0;
-    sqlite3_finalize(st);
-    if (rc != SQLITE_ROW)
-        return store_db_fail(s, err, "read the journal mode");
-    if (!wal && store_db_exec(s, "PRAGMA journal_mode = WAL", err))
-        return -1;
-    /* FULL: a committed import survives power loss, not just a crash of lm. */
-    if (store_db_exec(s, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL", err))
-        return -1;
-    return migrate(s, err);
+    /* Processes that open a new store at once race for the exclusive lock that switching it to
+     * WAL takes, and SQLite answers the loser SQLITE_BUSY at once instead of waiting (it would
+     * deadlock): wait and try again, for about as long as the busy timeout. */
+    for (int tries = 0;; tries++) {
+        s->last_rc = SQLITE_OK;
+        if (setup(s, err) == 0)
+            return 0;
+        if ((s->last_rc != SQLITE_BUSY && s->last_rc != SQLITE_LOCKED) || tries >= 600)
+            return -1;
+        usleep(100000);
+    }
 }
