@@ -304,8 +304,26 @@ static int sig_verify(struct pull *P, const struct lm_sig_file *files, struct lm
                       struct lm_err *err)
 {
     struct lm_sig_opts o = *P->o->sig;
+    const char **left = calloc(P->l.n + 1, sizeof(*left));
+    bool *chosen = calloc(P->l.n + 1, sizeof(*chosen));
+    if (!left || !chosen) {
+        free(left);
+        free(chosen);
+        return lm_err_set(err, LM_ENOMEM, NULL, LM_NO_OFFSET, "out of memory");
+    }
+    /* A repository signed as a whole: the files this pull did not choose are not here, and
+     * every file it did choose must still match the statement. */
+    for (size_t k = 0; k < P->n; k++)
+        chosen[P->plan[k].li] = true;
+    for (size_t i = 0; i < P->l.n; i++)
+        if (!chosen[i])
+            left[o.n_unchosen++] = P->l.files[i].path;
+    o.unchosen = left;
     o.signature = files[P->sig_k].path;
-    if (lm_sig_verify_files(files, P->n, &o, res, err) == 0)
+    int rc = lm_sig_verify_files(files, P->n, &o, res, err);
+    free(left);
+    free(chosen);
+    if (rc == 0)
         return 0;
     /* Name the file as the repository does, not by its temporary path. */
     for (size_t k = 0; k < P->n; k++)

@@ -198,6 +198,9 @@ struct lm_sig_opts {
     const char *trust_root;     /* LM_SIG_SIGSTORE: trusted_root.json or a ClientTrustConfig */
     const char *identity;       /* LM_SIG_SIGSTORE: SAN email or URI the leaf must carry */
     const char *issuer;         /* LM_SIG_SIGSTORE: OIDC issuer URL the leaf must carry */
+    const char *const *unchosen; /* names the statement may list with no file here (a pull's
+                                    files it did not choose: one quantization of several) */
+    size_t n_unchosen;
 };
 
 struct lm_sig_result {

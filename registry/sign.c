@@ -303,8 +303,20 @@ static int res_cmp(const void *a, const void *b)
     return strcmp(((const struct sig_res *)a)->name, ((const struct sig_res *)b)->name);
 }
 
+/* A name the caller left out on purpose (o->unchosen), shards ("NAME:START:END") included. */
+static bool unchosen(const struct lm_sig_opts *o, const char *name)
+{
+    for (size_t i = 0; i < o->n_unchosen; i++) {
+        size_t k = strlen(o->unchosen[i]);
+        if (strncmp(name, o->unchosen[i], k) == 0 && (name[k] == '\0' || name[k] == ':'))
+            return true;
+    }
+    return false;
+}
+
 static int compare(struct sig_res_list *want, const struct sig_res_list *got, const char *model,
-                   const struct lm_sig_file *files, size_t n_files, struct lm_err *err)
+                   const struct lm_sig_file *files, size_t n_files, const struct lm_sig_opts *o,
+                   struct lm_err *err)
 {
     char q[LM_QUOTE_MAX + 8];
     qsort(want->v, want->n, sizeof(*want->v), res_cmp);
@@ -348,7 +360,7 @@ static int compare(struct sig_res_list *want, const struct sig_res_list *got, co
         }
     }
     for (size_t i = 0; i < want->n; i++) {
-        if (!seen[i]) {
+        if (!seen[i] && !unchosen(o, want->v[i].name)) {
             lm_err_set(err, LM_EDIGEST, model, LM_NO_OFFSET, "signed file '%s' is missing",
                        lm_quote(want->v[i].name, strlen(want->v[i].name), q, sizeof(q)));
             goto out;
@@ -679,7 +691,7 @@ static int verify(const struct target *t, const char *sig, const struct lm_sig_o
         n = walked.n;
     }
     if (sig_hash_files(files, n, &st.ser, &got, err) ||
-        compare(&st.res, &got, t->model ? t->model : sig, files, n, err))
+        compare(&st.res, &got, t->model ? t->model : sig, files, n, o, err))
         goto out;
     r->n_files = st.res.n;
     ret = 0;

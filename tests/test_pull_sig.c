@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -56,23 +57,39 @@ static void lm_out(struct run_result *r, ...)
     assert_int_equal(run_capture(argv, r), 0);
 }
 
-/* An EC P-256 key pair (libcrypto, no openssl CLI), a copy of the fixture's files and, when
- * sign, model.sig made by lm sign; hint gets the bundle's publicKey.hint. */
-static void make_model(struct pullfix *f, struct sigfix *s, bool sign)
+static void copy_file(const char *sub, const char *name, const char *dir)
+{
+    char from[1024], to[1024];
+    size_t n;
+    snprintf(from, sizeof(from), "%s/%s/%s", lm_models(), sub, name);
+    snprintf(to, sizeof(to), "%s/%s", dir, name);
+    uint8_t *p = pullfix_slurp(from, &n);
+    assert_non_null(p);
+    write_file(to, p, n);
+    free(p);
+}
+
+/* An EC P-256 key pair (libcrypto, no openssl CLI), a copy of the fixture's files (every file
+ * of $LM_MODELS/sub with sub not SUB) and, when sign, model.sig made by lm sign; hint gets the
+ * bundle's publicKey.hint. */
+static void make_model_of(struct pullfix *f, struct sigfix *s, const char *sub, bool sign)
 {
     snprintf(s->model, sizeof(s->model), "%s/model", f->dir);
     snprintf(s->key, sizeof(s->key), "%s/key.pem", f->dir);
     snprintf(s->pub, sizeof(s->pub), "%s/pub.pem", f->dir);
     assert_int_equal(mkdir(s->model, 0755), 0);
-    for (size_t i = 0; i < N_FILES; i++) {
-        char from[1024], to[1024];
-        size_t n;
-        snprintf(from, sizeof(from), "%s/%s/%s", lm_models(), SUB, files[i]);
-        snprintf(to, sizeof(to), "%s/%s", s->model, files[i]);
-        uint8_t *p = pullfix_slurp(from, &n);
-        assert_non_null(p);
-        write_file(to, p, n);
-        free(p);
+    if (strcmp(sub, SUB) == 0) {
+        for (size_t i = 0; i < N_FILES; i++)
+            copy_file(sub, files[i], s->model);
+    } else {
+        char dir[1024];
+        snprintf(dir, sizeof(dir), "%s/%s", lm_models(), sub);
+        DIR *d = opendir(dir);
+        assert_non_null(d);
+        for (struct dirent *e = readdir(d); e; e = readdir(d))
+            if (e->d_name[0] != '.')
+                copy_file(sub, e->d_name, s->model);
+        closedir(d);
     }
     EVP_PKEY *k = EVP_EC_gen("P-256");
     assert_non_null(k);
@@ -98,6 +115,11 @@ static void make_model(struct pullfix *f, struct sigfix *s, bool sign)
     json_decref(b);
 }
 
+static void make_model(struct pullfix *f, struct sigfix *s, bool sign)
+{
+    make_model_of(f, s, SUB, sign);
+}
+
 static int serve(struct pullfix *f, const struct sigfix *s, const char *repo)
 {
     int r = mock_hf_repo(f->m, repo, MOCK_PUBLIC);
@@ -120,6 +142,24 @@ static void audit_line(const char *name, const char *prefix, const char *want, i
     snprintf(got, sizeof(got), "%.*s", (int)n, p);
     assert_string_equal(got, want);
     run_result_free(&r);
+}
+
+/* The Hub serves the signed file name with its last byte (tensor data) flipped, under a listing
+ * that matches the new bytes: only the signature can tell. a, b: sha256 before and after. */
+static void tamper(struct pullfix *f, const struct sigfix *s, int repo, const char *name,
+                   char a[65], char b[65])
+{
+    char path[800];
+    size_t n;
+    snprintf(path, sizeof(path), "%s/%s", s->model, name);
+    uint8_t *p = pullfix_slurp(path, &n);
+    assert_non_null(p);
+    pullfix_sha256(p, n, a);
+    p[n - 1] ^= 0x01;
+    pullfix_sha256(p, n, b);
+    assert_int_equal(mock_hf_add(f->m, repo, 0, name, p, n, true), 0);
+    free(p);
+    assert_string_equal(mock_hf_file_sha256(f->m, repo, 0, name), b);
 }
 
 /* Nothing of a refused pull is left: no blob, no temporary file, no model. */
@@ -234,26 +274,16 @@ static void test_no_trust(void **state)
     audit_line("hf.co/lm-test/signed", "  signature", "  signature   present, not verified", 0);
 }
 
-/* The Hub serves other bytes of model.safetensors with a listing that matches them: every
- * download check passes and only the signature can tell. */
+/* Other bytes of model.safetensors: every download check passes, the signature does not. */
 static void test_tampered(void **state)
 {
     struct pullfix *f = pullfix_need(state);
     struct sigfix s;
     struct run_result r;
-    char path[800], a[65], b[65], want[800];
-    size_t n;
+    char a[65], b[65], want[800];
     make_model(f, &s, true);
     int repo = serve(f, &s, "lm-test/tampered");
-    snprintf(path, sizeof(path), "%s/model.safetensors", s.model);
-    uint8_t *p = pullfix_slurp(path, &n);
-    assert_non_null(p);
-    pullfix_sha256(p, n, a);
-    p[n - 1] ^= 0x01;                           /* the last byte of the last tensor */
-    pullfix_sha256(p, n, b);
-    assert_int_equal(mock_hf_add(f->m, repo, 0, "model.safetensors", p, n, true), 0);
-    free(p);
-    assert_string_equal(mock_hf_file_sha256(f->m, repo, 0, "model.safetensors"), b);
+    tamper(f, &s, repo, "model.safetensors", a, b);
     snprintf(want, sizeof(want),
              "lm: hf.co/lm-test/tampered/model.safetensors: 'model.safetensors' does not match "
              "the signature: signed sha256 %s, got %s\n", a, b);
@@ -310,6 +340,41 @@ static void test_wrong_key(void **state)
     assert_nothing_stored(f, "hf.co/lm-test/signed");
 }
 
+/* A GGUF repository signed as a whole: a pull takes one quantization, checks it (and the
+ * others it did not choose are not asked for); a changed chosen file is still refused. */
+static void test_gguf_subset(void **state)
+{
+    struct pullfix *f = pullfix_need(state);
+    struct sigfix s;
+    struct run_result r;
+    char want[800], a[65], b[65];
+    make_model_of(f, &s, "stories260K/ref/gguf", true);
+    int repo = serve(f, &s, "lm-test/signed-GGUF");
+    pullfix_pull(&r, "--require-signature", "--key", s.pub, "hf.co/lm-test/signed-GGUF", NULL);
+    if (r.status != 0)
+        fail_msg("exit %d: %s", r.status, r.err);
+    snprintf(want, sizeof(want),
+             "pulled hf.co/lm-test/signed-GGUF:latest at commit %s: 2 files, ",
+             mock_hf_sha(f->m, repo, 0));
+    assert_memory_equal(r.out, want, strlen(want));
+    run_result_free(&r);
+    snprintf(want, sizeof(want), "  signature   verified, key %s", s.hint);
+    audit_line("hf.co/lm-test/signed-GGUF", "  signature", want, 0);
+
+    tamper(f, &s, repo, "stories260K-Q6_K.gguf", a, b);
+    size_t blobs = pullfix_blobs(f);
+    pullfix_pull(&r, "--require-signature", "--key", s.pub, "hf.co/lm-test/signed-GGUF:Q6_K",
+                 NULL);
+    assert_int_equal(r.status, 1);
+    snprintf(want, sizeof(want),
+             "lm: hf.co/lm-test/signed-GGUF/stories260K-Q6_K.gguf: 'stories260K-Q6_K.gguf' does "
+             "not match the signature: signed sha256 %s, got %s\n", a, b);
+    assert_string_equal(r.err, want);
+    run_result_free(&r);
+    assert_int_equal(pullfix_blobs(f), blobs);
+    assert_int_equal(pullfix_temps(f), 0);
+}
+
 static void test_usage(void **state)
 {
     struct pullfix *f = pullfix_need(state);
@@ -337,6 +402,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_trust, pullfix_setup, pullfix_teardown),
         cmocka_unit_test_setup_teardown(test_tampered, pullfix_setup, pullfix_teardown),
         cmocka_unit_test_setup_teardown(test_wrong_key, pullfix_setup, pullfix_teardown),
+        cmocka_unit_test_setup_teardown(test_gguf_subset, pullfix_setup, pullfix_teardown),
         cmocka_unit_test_setup_teardown(test_usage, pullfix_setup, pullfix_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
