@@ -27,52 +27,6 @@ static void bind_opt(sqlite3_stmt *st, int i, const char *v)
         sqlite3_bind_null(st, i);
 }
 
-/* One provenance record, unless an equal one (same source) is there already. */
-static int add_prov(struct lm_store *s, int64_t mid, const struct lm_provenance *p, int64_t time,
-                    const char *version, struct lm_err *err)
-{
-    sqlite3_stmt *st;
-    if (store_db_prepare(s, "SELECT 1 FROM provenance WHERE manifest_id = ? AND kind = ? AND "
-                            "url IS ? AND revision IS ? AND resolved IS ?", &st, err))
-        return -1;
-    sqlite3_bind_int64(st, 1, mid);
-    bind_opt(st, 2, p->kind);
-    bind_opt(st, 3, p->url);
-    bind_opt(st, 4, p->revision);
-    bind_opt(st, 5, p->commit);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc == SQLITE_ROW)
-        return 0;
-    if (store_db_prepare(s, "INSERT INTO provenance (manifest_id, kind, url, revision, resolved, "
-                            "extra, created_at, lm_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                         &st, err))
-        return -1;
-    sqlite3_bind_int64(st, 1, mid);
-    bind_opt(st, 2, p->kind);
-    bind_opt(st, 3, p->url);
-    bind_opt(st, 4, p->revision);
-    bind_opt(st, 5, p->commit);
-    bind_opt(st, 6, p->extra_json);
-    sqlite3_bind_int64(st, 7, time);
-    bind_opt(st, 8, version);
-    if (step(s, st, "record provenance", err))
-        return -1;
-    int64_t pid = sqlite3_last_insert_rowid(s->db);
-    for (size_t i = 0; i < p->n_files; i++) {
-        if (store_db_prepare(s, "INSERT OR REPLACE INTO provenance_files (provenance_id, path, "
-                                "upstream_digest, algorithm) VALUES (?, ?, ?, ?)", &st, err))
-            return -1;
-        sqlite3_bind_int64(st, 1, pid);
-        bind_opt(st, 2, p->files[i].path);
-        bind_opt(st, 3, p->files[i].upstream_digest);
-        bind_opt(st, 4, p->files[i].algorithm);
-        if (step(s, st, "record provenance", err))
-            return -1;
-    }
-    return 0;
-}
-
 /* Blob rows, the manifest and its layers (if new); the manifest's row id. */
 static int64_t add_manifest(struct lm_store *s, const struct bundle_model *m,
                             const struct store_facts *f, struct lm_err *err)
@@ -210,9 +164,9 @@ static int add_one(struct lm_store *s, const struct bundle_model *m, const struc
     if (mid < 0 || add_name(s, full, mid, m->manifest, force, err))
         goto out;
     for (size_t i = 0; i < m->n_prov; i++)
-        if (add_prov(s, mid, &m->prov[i].p, m->prov[i].time, m->prov[i].lm_version, err))
+        if (store_insert_prov(s, mid, &m->prov[i].p, m->prov[i].time, m->prov[i].lm_version, err))
             goto out;
-    if (add_prov(s, mid, via, store_now(), LM_VERSION, err) || add_derivs(s, m, err))
+    if (store_insert_prov(s, mid, via, store_now(), LM_VERSION, err) || add_derivs(s, m, err))
         goto out;
     if (lm_buf_add(&digests, m->manifest, 64)) {
         lm_err_set(err, LM_ENOMEM, NULL, LM_NO_OFFSET, "out of memory");

@@ -43,6 +43,10 @@ const char *store_col_text(sqlite3_stmt *st, int col);
 /* Take the store lock in mode LOCK_SH or LOCK_EX (waiting), or drop it with 0. */
 int store_lock(struct lm_store *s, int mode, struct lm_err *err);
 int64_t store_now(void);
+/* One provenance record for manifest row `mid`, unless an equal one (same kind, url, revision,
+ * commit) is there already; `time` and `version` as recorded (a bundle keeps the source's). */
+int store_insert_prov(struct lm_store *s, int64_t mid, const struct lm_provenance *p,
+                      int64_t time, const char *version, struct lm_err *err);
 /* n more bytes of the current operation are done. */
 void store_progress(struct lm_store *s, uint64_t n);
 /* snprintf that says whether it fit: -1 if the result was cut. */

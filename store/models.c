@@ -153,8 +153,8 @@ static void bind_opt(sqlite3_stmt *st, int i, const char *v)
         sqlite3_bind_null(st, i);
 }
 
-static int insert_prov(struct lm_store *s, int64_t mid, const struct lm_provenance *p,
-                       struct lm_err *err)
+int store_insert_prov(struct lm_store *s, int64_t mid, const struct lm_provenance *p,
+                      int64_t time, const char *version, struct lm_err *err)
 {
     sqlite3_stmt *st;
     /* The same source recorded again (a second import of the same thing) adds nothing. */
@@ -180,8 +180,8 @@ static int insert_prov(struct lm_store *s, int64_t mid, const struct lm_provenan
     bind_opt(st, 4, p->revision);
     bind_opt(st, 5, p->commit);
     bind_opt(st, 6, p->extra_json);
-    sqlite3_bind_int64(st, 7, store_now());
-    bind_opt(st, 8, LM_VERSION);
+    sqlite3_bind_int64(st, 7, time);
+    bind_opt(st, 8, version);
     if (step_done(s, st, "record provenance", err))
         return -1;
     int64_t pid = sqlite3_last_insert_rowid(s->db);
@@ -289,7 +289,7 @@ static int insert_one(struct lm_store *s, const char *action, const struct lm_mo
     sqlite3_bind_int64(st, 4, now);
     if (step_done(s, st, "name the model", err) || stored_display(s, full, display, err))
         goto out;
-    if (m->prov && insert_prov(s, mid, m->prov, err))
+    if (m->prov && store_insert_prov(s, mid, m->prov, store_now(), LM_VERSION, err))
         goto out;
     for (size_t i = 0; i < m->n_derivs; i++) {
         const struct lm_derivation *d = &m->derivs[i];
