@@ -7,26 +7,6 @@
 #include "bundle_int.h"
 #include "../common/banned.h"
 
-static int step(struct lm_store *s, sqlite3_stmt *st, const char *what, struct lm_err *err)
-{
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        store_db_fail(s, err, what);
-        sqlite3_finalize(st);
-        return -1;
-    }
-    sqlite3_finalize(st);
-    return 0;
-}
-
-static void bind_opt(sqlite3_stmt *st, int i, const char *v)
-{
-    if (v)
-        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, i);
-}
-
 /* Blob rows, the manifest and its layers (if new); the manifest's row id. */
 static int64_t add_manifest(struct lm_store *s, const struct bundle_model *m,
                             const struct store_facts *f, struct lm_err *err)
@@ -44,7 +24,7 @@ static int64_t add_manifest(struct lm_store *s, const struct bundle_model *m,
         sqlite3_bind_int64(st, 2, (int64_t)l->size);
         sqlite3_bind_text(st, 3, l->media_type, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 4, now);
-        if (step(s, st, "add a blob", err))
+        if (store_step_done(s, st, "add a blob", err))
             return -1;
     }
     if (store_db_prepare(s, "INSERT OR IGNORE INTO manifests (digest, body, format, architecture, "
@@ -54,13 +34,13 @@ static int64_t add_manifest(struct lm_store *s, const struct bundle_model *m,
     sqlite3_bind_text(st, 1, m->manifest, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, m->body, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, f->format, -1, SQLITE_STATIC);
-    bind_opt(st, 4, f->architecture[0] ? f->architecture : NULL);
+    store_bind_opt(st, 4, f->architecture[0] ? f->architecture : NULL);
     sqlite3_bind_int64(st, 5, (int64_t)f->n_params);
     sqlite3_bind_int64(st, 6, (int64_t)f->context_length);
-    bind_opt(st, 7, f->quantization[0] ? f->quantization : NULL);
+    store_bind_opt(st, 7, f->quantization[0] ? f->quantization : NULL);
     sqlite3_bind_int64(st, 8, (int64_t)size);
     sqlite3_bind_int64(st, 9, now);
-    if (step(s, st, "add a manifest", err))
+    if (store_step_done(s, st, "add a manifest", err))
         return -1;
     bool fresh = sqlite3_changes(s->db) > 0;
     if (store_db_prepare(s, "SELECT id FROM manifests WHERE digest = ?", &st, err))
@@ -85,7 +65,7 @@ static int64_t add_manifest(struct lm_store *s, const struct bundle_model *m,
         sqlite3_bind_int64(st, 5, (int64_t)l->size);
         sqlite3_bind_text(st, 6, l->role, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 7, l->media_type, -1, SQLITE_STATIC);
-        if (step(s, st, "add a layer", err))
+        if (store_step_done(s, st, "add a layer", err))
             return -1;
     }
     return mid;
@@ -125,7 +105,7 @@ static int add_name(struct lm_store *s, const char *full, int64_t mid, const cha
     sqlite3_bind_int64(st, 2, mid);
     sqlite3_bind_int64(st, 3, now);
     sqlite3_bind_int64(st, 4, now);
-    return step(s, st, "name the model", err);
+    return store_step_done(s, st, "name the model", err);
 }
 
 static int add_derivs(struct lm_store *s, const struct bundle_model *m, struct lm_err *err)
@@ -143,7 +123,7 @@ static int add_derivs(struct lm_store *s, const struct bundle_model *m, struct l
         sqlite3_bind_text(st, 4, d->d.params_json, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 5, d->time);
         sqlite3_bind_text(st, 6, d->lm_version, -1, SQLITE_STATIC);
-        if (step(s, st, "record a derivation", err))
+        if (store_step_done(s, st, "record a derivation", err))
             return -1;
     }
     return 0;

@@ -45,6 +45,10 @@ int store_lock(struct lm_store *s, int mode, struct lm_err *err);
 int64_t store_now(void);
 /* One provenance record for manifest row `mid`, unless an equal one (same kind, url, revision,
  * commit) is there already; `time` and `version` as recorded (a bundle keeps the source's). */
+/* Step a statement to its end and finalize it; -1 with `what` in the error if it failed. */
+int store_step_done(struct lm_store *s, sqlite3_stmt *st, const char *what, struct lm_err *err);
+/* Bind text (copied) or NULL. */
+void store_bind_opt(sqlite3_stmt *st, int i, const char *v);
 int store_insert_prov(struct lm_store *s, int64_t mid, const struct lm_provenance *p,
                       int64_t time, const char *version, struct lm_err *err);
 /* n more bytes of the current operation are done. */

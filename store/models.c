@@ -133,7 +133,7 @@ out:
     return body;
 }
 
-static int step_done(struct lm_store *s, sqlite3_stmt *st, const char *what, struct lm_err *err)
+int store_step_done(struct lm_store *s, sqlite3_stmt *st, const char *what, struct lm_err *err)
 {
     int rc = sqlite3_step(st);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
@@ -145,7 +145,7 @@ static int step_done(struct lm_store *s, sqlite3_stmt *st, const char *what, str
     return 0;
 }
 
-static void bind_opt(sqlite3_stmt *st, int i, const char *v)
+void store_bind_opt(sqlite3_stmt *st, int i, const char *v)
 {
     if (v)
         sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
@@ -162,10 +162,10 @@ int store_insert_prov(struct lm_store *s, int64_t mid, const struct lm_provenanc
                             "url IS ? AND revision IS ? AND resolved IS ?", &st, err))
         return -1;
     sqlite3_bind_int64(st, 1, mid);
-    bind_opt(st, 2, p->kind);
-    bind_opt(st, 3, p->url);
-    bind_opt(st, 4, p->revision);
-    bind_opt(st, 5, p->commit);
+    store_bind_opt(st, 2, p->kind);
+    store_bind_opt(st, 3, p->url);
+    store_bind_opt(st, 4, p->revision);
+    store_bind_opt(st, 5, p->commit);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc == SQLITE_ROW)
@@ -175,14 +175,14 @@ int store_insert_prov(struct lm_store *s, int64_t mid, const struct lm_provenanc
                          &st, err))
         return -1;
     sqlite3_bind_int64(st, 1, mid);
-    bind_opt(st, 2, p->kind);
-    bind_opt(st, 3, p->url);
-    bind_opt(st, 4, p->revision);
-    bind_opt(st, 5, p->commit);
-    bind_opt(st, 6, p->extra_json);
+    store_bind_opt(st, 2, p->kind);
+    store_bind_opt(st, 3, p->url);
+    store_bind_opt(st, 4, p->revision);
+    store_bind_opt(st, 5, p->commit);
+    store_bind_opt(st, 6, p->extra_json);
     sqlite3_bind_int64(st, 7, time);
-    bind_opt(st, 8, version);
-    if (step_done(s, st, "record provenance", err))
+    store_bind_opt(st, 8, version);
+    if (store_step_done(s, st, "record provenance", err))
         return -1;
     int64_t pid = sqlite3_last_insert_rowid(s->db);
     for (size_t i = 0; i < p->n_files; i++) {
@@ -190,10 +190,10 @@ int store_insert_prov(struct lm_store *s, int64_t mid, const struct lm_provenanc
                                 "upstream_digest, algorithm) VALUES (?, ?, ?, ?)", &st, err))
             return -1;
         sqlite3_bind_int64(st, 1, pid);
-        bind_opt(st, 2, p->files[i].path ? p->files[i].path : "");
-        bind_opt(st, 3, p->files[i].upstream_digest);
-        bind_opt(st, 4, p->files[i].algorithm);
-        if (step_done(s, st, "record provenance", err))
+        store_bind_opt(st, 2, p->files[i].path ? p->files[i].path : "");
+        store_bind_opt(st, 3, p->files[i].upstream_digest);
+        store_bind_opt(st, 4, p->files[i].algorithm);
+        if (store_step_done(s, st, "record provenance", err))
             return -1;
     }
     return 0;
@@ -232,7 +232,7 @@ static int insert_one(struct lm_store *s, const char *action, const struct lm_mo
         sqlite3_bind_int64(st, 2, (int64_t)l->size);
         sqlite3_bind_text(st, 3, l->media_type, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 4, now);
-        if (step_done(s, st, "add a blob", err))
+        if (store_step_done(s, st, "add a blob", err))
             goto out;
     }
     if (store_db_prepare(s, "INSERT OR IGNORE INTO manifests (digest, body, format, architecture, "
@@ -242,13 +242,13 @@ static int insert_one(struct lm_store *s, const char *action, const struct lm_mo
     sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, body, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, f->format, -1, SQLITE_STATIC);
-    bind_opt(st, 4, f->architecture[0] ? f->architecture : NULL);
+    store_bind_opt(st, 4, f->architecture[0] ? f->architecture : NULL);
     sqlite3_bind_int64(st, 5, (int64_t)f->n_params);
     sqlite3_bind_int64(st, 6, (int64_t)f->context_length);
-    bind_opt(st, 7, f->quantization[0] ? f->quantization : NULL);
+    store_bind_opt(st, 7, f->quantization[0] ? f->quantization : NULL);
     sqlite3_bind_int64(st, 8, (int64_t)size);
     sqlite3_bind_int64(st, 9, now);
-    if (step_done(s, st, "add a manifest", err))
+    if (store_step_done(s, st, "add a manifest", err))
         goto out;
     bool fresh = sqlite3_changes(s->db) > 0;
     int64_t mid;
@@ -274,7 +274,7 @@ static int insert_one(struct lm_store *s, const char *action, const struct lm_mo
         sqlite3_bind_int64(st, 5, (int64_t)l->size);
         sqlite3_bind_text(st, 6, l->role, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 7, l->media_type, -1, SQLITE_STATIC);
-        if (step_done(s, st, "add a layer", err))
+        if (store_step_done(s, st, "add a layer", err))
             goto out;
     }
     /* An existing name keeps its spelling (names compare case-insensitively) and moves. */
@@ -287,7 +287,7 @@ static int insert_one(struct lm_store *s, const char *action, const struct lm_mo
     sqlite3_bind_int64(st, 2, mid);
     sqlite3_bind_int64(st, 3, now);
     sqlite3_bind_int64(st, 4, now);
-    if (step_done(s, st, "name the model", err) || stored_display(s, full, display, err))
+    if (store_step_done(s, st, "name the model", err) || stored_display(s, full, display, err))
         goto out;
     if (m->prov && store_insert_prov(s, mid, m->prov, store_now(), LM_VERSION, err))
         goto out;
@@ -303,7 +303,7 @@ static int insert_one(struct lm_store *s, const char *action, const struct lm_mo
         sqlite3_bind_text(st, 4, d->params_json, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 5, now);
         sqlite3_bind_text(st, 6, LM_VERSION, -1, SQLITE_STATIC);
-        if (step_done(s, st, "record a derivation", err))
+        if (store_step_done(s, st, "record a derivation", err))
             goto out;
     }
     if (lm_buf_add(&digests, digest, 64))
@@ -430,7 +430,7 @@ static int exec_id(struct lm_store *s, const char *sql, int64_t id, const char *
         sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
     else
         sqlite3_bind_int64(st, 1, id);
-    return step_done(s, st, NULL, err);
+    return store_step_done(s, st, NULL, err);
 }
 
 /* Inside the transaction: drop the manifest if no name uses it, then blobs no layer uses.
@@ -458,7 +458,7 @@ static int drop_unused(struct lm_store *s, int64_t mid, struct lm_buf *gone, str
                                 "(SELECT 1 FROM layers WHERE digest = ?1)", &st, err))
             goto out;
         sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
-        if (step_done(s, st, NULL, err))
+        if (store_step_done(s, st, NULL, err))
             goto out;
         if (sqlite3_changes(s->db) > 0 &&
             lm_buf_printf(gone, "%s%s", gone->len ? " " : "", hex)) {
@@ -554,7 +554,7 @@ int lm_store_copy(struct lm_store *s, const char *src, const char *dst, struct l
     sqlite3_bind_int64(st, 2, mid);
     sqlite3_bind_int64(st, 3, now);
     sqlite3_bind_int64(st, 4, now);
-    if (step_done(s, st, "name the model", err))
+    if (store_step_done(s, st, "name the model", err))
         goto fail;
     /* The manifest DST named before stays until gc if nothing else uses it: its blobs are
      * only unlinked under the exclusive lock, which rm and gc take. */
