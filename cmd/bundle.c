@@ -82,18 +82,6 @@ static struct lm_store *open_store(int argc, char **argv)
     return s;
 }
 
-static void progress(void *ctx, uint64_t done, uint64_t total)
-{
-    struct lm_progress *p = ctx;
-    if (!p->active && done < total)
-        lm_progress_begin(p, p->label, total);
-    if (p->active) {
-        lm_progress_add(p, done - p->done);
-        if (done >= total)
-            lm_progress_end(p);
-    }
-}
-
 static int fail(struct lm_store *s, struct lm_progress *p, const struct lm_err *err)
 {
     if (p->active)
@@ -158,7 +146,7 @@ int cmd_export(int argc, char **argv)
     struct lm_afile f = { .fd = -1 };
     struct lm_err err;
     lm_err_clear(&err);
-    lm_store_set_progress(s, progress, &prog);
+    lm_store_set_progress(s, cmd_show_progress, &prog);
     if (!to_stdout && lm_afile_open(&f, out, &err)) {
         free(names);
         return fail(s, &prog, &err);
@@ -240,7 +228,7 @@ int cmd_import_bundle(int argc, char **argv)
     lm_store_cleanup_on_signal();
     struct lm_progress prog = { .label = "import" };
     struct lm_bundle_result r;
-    lm_store_set_progress(s, progress, &prog);
+    lm_store_set_progress(s, cmd_show_progress, &prog);
     int rc = lm_bundle_import(s, fd, from_stdin ? "stdin" : path, &o, &r, &err);
     if (!from_stdin)
         close(fd);

@@ -85,6 +85,9 @@ bool cmd_wants_help(int argc, char **argv);
 int cmd_usage(const char *usage);
 /* Print usage text to stdout for --help and return 0. */
 int cmd_help_text(const char *usage);
+/* A progress bar driven by the store's (done, total) reports; ctx is a struct lm_progress whose
+ * label names it (cmd/store.c). */
+void cmd_show_progress(void *ctx, uint64_t done, uint64_t total);
 /* Open MODEL for reading: a GGUF file if one is at that path (or the argument looks like a
  * path), else the GGUF of that model name in the store. `path` gets the file used. */
 struct gguf;

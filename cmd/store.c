@@ -123,7 +123,7 @@ static const char *quoted(const char *s, char *buf, size_t n)
 }
 
 /* A progress bar driven by the store's (done, total) reports; p->label names it. */
-static void show_progress(void *ctx, uint64_t done, uint64_t total)
+void cmd_show_progress(void *ctx, uint64_t done, uint64_t total)
 {
     struct lm_progress *p = ctx;
     if (!p->active && done < total)
@@ -175,7 +175,7 @@ int cmd_import(int argc, char **argv)
         return LM_EXIT_FAIL;
     lm_store_cleanup_on_signal();
     struct lm_progress prog = { .label = "import" };
-    lm_store_set_progress(s, show_progress, &prog);
+    lm_store_set_progress(s, cmd_show_progress, &prog);
     struct lm_import_result r;
     struct lm_err err;
     lm_err_clear(&err);
@@ -696,7 +696,7 @@ int cmd_verify(int argc, char **argv)
         return LM_EXIT_FAIL;
     }
     if (!as_json) {
-        o.progress = show_progress;
+        o.progress = cmd_show_progress;
         o.ctx = &prog;
     }
     if (lm_store_verify(s, &o, &r, &err)) {
