@@ -557,6 +557,8 @@ static void merge(struct rt_kernels *out, const struct rt_kernels *base,
             out->dot[t] = fast->dot[t];
         if (fast->dotn[t])
             out->dotn[t] = fast->dotn[t];
+        if (fast->gemm[t])
+            out->gemm[t] = fast->gemm[t];
         if (fast->quant[t])
             out->quant[t] = fast->quant[t];
     }

@@ -29,12 +29,19 @@ typedef float (*rt_dot_fn)(int n, const void *w, const void *a);
  * to the single dot (one weight row is unpacked once for all of them). */
 typedef void (*rt_dotn_fn)(int n, const void *w, const void *a, size_t a_stride, int nt,
                            float *out);
+/* A tile of RT_TILE weight rows (w_stride bytes apart) against RT_TILE activation rows
+ * (a_stride apart): y[t * y_stride + r] = w_r . a_t, each bit-identical to the single dot
+ * (each weight and activation block is loaded once for the whole tile). */
+#define RT_TILE 4
+typedef void (*rt_gemm_fn)(int n, const void *w, size_t w_stride, const void *a, size_t a_stride,
+                           float *y, size_t y_stride);
 /* Quantize n floats (whole blocks) into activation blocks. */
 typedef void (*rt_quant_fn)(const float *x, void *y, int n);
 
 struct rt_kernels {
     rt_dot_fn dot[LM_TYPE_COUNT];       /* by weight type */
     rt_dotn_fn dotn[LM_TYPE_COUNT];     /* by weight type, for 2+ tokens; NULL: loop over dot */
+    rt_gemm_fn gemm[LM_TYPE_COUNT];     /* by weight type, full tiles; NULL: dotn per row */
     rt_quant_fn quant[LM_TYPE_COUNT];   /* by activation type: F32 (copy), F16, BF16, Q8_0, Q8_1, Q8_K */
     /* Attention helpers. y += x*v with y in f16 rounds y to f16 each call, as ggml's flash
      * attention accumulates V in f16 when the cache is f16. */

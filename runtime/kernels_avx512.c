@@ -31,7 +31,57 @@ SMALL_DOTN(q8_0, _mm256_loadu_si256((const __m256i *)x[i].qs))
 SMALL_DOTN(q4_0, _mm256_sub_epi8(nibbles_32(x[i].qs), _mm256_set1_epi8(8)))
 SMALL_DOTN(q5_0, _mm256_or_si256(nibbles_32(x[i].qs),
                                  _mm256_andnot_si256(bits_32(x[i].qh), _mm256_set1_epi8((char)0xF0))))
+
+/* ---- 32-element blocks: tiles of 4 weight rows x 4 tokens ------------------------------- */
+
+/* The activations as unsigned bytes (y + 128, one xor per block and token) let VNNI multiply
+ * them with the signed weight codes directly; starting each product from -128 * (the lane's
+ * sum of weight codes) takes the offset back out, so the lanes are the same exact integers as
+ * the sign trick's, and each output's float sequence is the single dot's. */
+#define SMALL_GEMM(T, CODES)                                                                     \
+    static void gemm_##T(int n, const void *w, size_t w_stride, const void *a, size_t a_stride,  \
+                         float *y, size_t y_stride)                                              \
+    {                                                                                            \
+        const uint8_t *w8 = w, *a8 = a;                                                          \
+        const __m256i x80 = _mm256_set1_epi8((char)0x80);                                        \
+        __m256 acc[RT_TILE][RT_TILE];                                                            \
+        _Pragma("GCC unroll 4") for (int r = 0; r < RT_TILE; r++)                                \
+            _Pragma("GCC unroll 4") for (int t = 0; t < RT_TILE; t++)                            \
+                acc[r][t] = _mm256_setzero_ps();                                                 \
+        for (int i = 0; i < n / RT_QK; i++) {                                                    \
+            __m256i wq[RT_TILE], off[RT_TILE], au[RT_TILE];                                      \
+            float dw[RT_TILE], da[RT_TILE];                                                      \
+            _Pragma("GCC unroll 4") for (int r = 0; r < RT_TILE; r++) {                          \
+                const struct block_##T *x = (const void *)(w8 + r * w_stride);                   \
+                wq[r] = CODES;                                                                   \
+                off[r] = _mm256_sub_epi32(_mm256_setzero_si256(),                                \
+                                          _mm256_dpbusd_epi32(_mm256_setzero_si256(), x80, wq[r])); \
+                dw[r] = f16(x[i].d);                                                             \
+            }                                                                                    \
+            _Pragma("GCC unroll 4") for (int t = 0; t < RT_TILE; t++) {                          \
+                const struct block_q8_0 *b = (const struct block_q8_0 *)(const void *)           \
+                                                 (a8 + t * a_stride) + i;                        \
+                au[t] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)b->qs), x80);       \
+                da[t] = f16(b->d);                                                               \
+            }                                                                                    \
+            _Pragma("GCC unroll 4") for (int r = 0; r < RT_TILE; r++)                            \
+                _Pragma("GCC unroll 4") for (int t = 0; t < RT_TILE; t++) {                      \
+                    __m256i q = _mm256_dpbusd_epi32(off[r], au[t], wq[r]);                       \
+                    acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(dw[r] * da[t]),                   \
+                                                _mm256_cvtepi32_ps(q), acc[r][t]);               \
+                }                                                                                \
+        }                                                                                        \
+        _Pragma("GCC unroll 4") for (int r = 0; r < RT_TILE; r++)                                \
+            _Pragma("GCC unroll 4") for (int t = 0; t < RT_TILE; t++)                            \
+                y[t * y_stride + r] = hsum_float_8(acc[r][t]);                                   \
+    }
+
+SMALL_GEMM(q8_0, _mm256_loadu_si256((const __m256i *)x[i].qs))
+SMALL_GEMM(q4_0, _mm256_sub_epi8(nibbles_32(x[i].qs), _mm256_set1_epi8(8)))
+SMALL_GEMM(q5_0, _mm256_or_si256(nibbles_32(x[i].qs),
+                                 _mm256_andnot_si256(bits_32(x[i].qh), _mm256_set1_epi8((char)0xF0))))
 #undef SMALL_DOTN
+#undef SMALL_GEMM
 
 const struct rt_kernels rt_kernels_avx512 = {
     .dot = {
@@ -39,5 +89,8 @@ const struct rt_kernels rt_kernels_avx512 = {
     },
     .dotn = {
         [LM_TYPE_Q8_0] = dotn_q8_0, [LM_TYPE_Q4_0] = dotn_q4_0, [LM_TYPE_Q5_0] = dotn_q5_0,
+    },
+    .gemm = {
+        [LM_TYPE_Q8_0] = gemm_q8_0, [LM_TYPE_Q4_0] = gemm_q4_0, [LM_TYPE_Q5_0] = gemm_q5_0,
     },
 };

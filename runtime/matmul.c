@@ -12,7 +12,7 @@
 
 #define BLOCK_ROWS 16        /* rows that sweep all tokens together (their weights stay in L1) */
 #define CHUNKS_PER_THREAD 4  /* contiguous row ranges per thread, for balance when one is slow */
-#define TOKENS_PER_DOT 4     /* activation rows per weight-row unpack */
+#define TOKENS_PER_DOT RT_TILE   /* activation rows per weight-row unpack */
 #define MAX_GROUP 3
 
 struct mm_job {
@@ -51,32 +51,51 @@ static void quantize_task(void *arg, int ith, int nth)
     }
 }
 
+/* One weight row against nt (at most TOKENS_PER_DOT) activation rows. */
+static void row_tokens(const struct rt_kernels *k, uint32_t type, int cols, const uint8_t *w,
+                       const uint8_t *a, size_t stride, int nt, float *y, size_t y_stride)
+{
+    float out[TOKENS_PER_DOT];
+    if (k->dotn[type] && nt > 1) {
+        k->dotn[type](cols, w, a, stride, nt, out);
+    } else {
+        for (int i = 0; i < nt; i++)
+            out[i] = k->dot[type](cols, w, a + i * stride);
+    }
+    for (int i = 0; i < nt; i++)
+        y[i * y_stride] = out[i];
+}
+
+/* Rows [r0, r1) of a weight (row_bytes apart) against nb activation rows: full tiles of
+ * RT_TILE x RT_TILE where the kernel has them, the ragged edges a row at a time. */
+static void rows_tokens(const struct rt_kernels *k, uint32_t type, int cols, const uint8_t *w,
+                        size_t row_bytes, uint32_t r0, uint32_t r1, const uint8_t *a,
+                        size_t stride, uint32_t nb, float *y, size_t y_stride)
+{
+    rt_gemm_fn gemm = k->gemm[type];
+    for (uint32_t t = 0; t < nb; t += TOKENS_PER_DOT) {
+        const uint8_t *at = a + t * stride;
+        float *yt = y + (size_t)t * y_stride;
+        int nt = nb - t < TOKENS_PER_DOT ? (int)(nb - t) : TOKENS_PER_DOT;
+        uint32_t r = r0;
+        if (gemm && nt == RT_TILE) {
+            for (; r + RT_TILE <= r1; r += RT_TILE)
+                gemm(cols, w + r * row_bytes, row_bytes, at, stride, yt + r, y_stride);
+        }
+        for (; r < r1; r++)
+            row_tokens(k, type, cols, w + r * row_bytes, at, stride, nt, yt + r, y_stride);
+    }
+}
+
 /* Rows [r0, r1) of weight wi against every token, BLOCK_ROWS rows at a time. */
 static void dot_rows(const struct mm_job *j, int wi, uint32_t r0, uint32_t r1)
 {
     const struct gguf_tensor *w = j->w[wi];
-    rt_dot_fn dot = j->k->dot[w->type];
-    rt_dotn_fn dotn = j->k->dotn[w->type];
-    uint32_t rows = (uint32_t)w->ne[1];
-    size_t row_bytes = (size_t)(w->nbytes / w->ne[1]), stride = j->act_stride[wi];
+    size_t row_bytes = (size_t)(w->nbytes / w->ne[1]);
     for (uint32_t b0 = r0; b0 < r1; b0 += BLOCK_ROWS) {
         uint32_t b1 = b0 + BLOCK_ROWS < r1 ? b0 + BLOCK_ROWS : r1;
-        for (uint32_t t = 0; t < j->nb; t += TOKENS_PER_DOT) {
-            const uint8_t *a = j->act[wi] + t * stride;
-            float *y = j->y[wi] + (size_t)t * rows;
-            int nt = j->nb - t < TOKENS_PER_DOT ? (int)(j->nb - t) : TOKENS_PER_DOT;
-            for (uint32_t r = b0; r < b1; r++) {
-                float out[TOKENS_PER_DOT];
-                if (dotn && nt > 1) {
-                    dotn((int)j->cols, w->data + r * row_bytes, a, stride, nt, out);
-                } else {
-                    for (int k = 0; k < nt; k++)
-                        out[k] = dot((int)j->cols, w->data + r * row_bytes, a + k * stride);
-                }
-                for (int k = 0; k < nt; k++)
-                    y[(size_t)k * rows + r] = out[k];
-            }
-        }
+        rows_tokens(j->k, w->type, (int)j->cols, w->data, row_bytes, b0, b1, j->act[wi],
+                    j->act_stride[wi], j->nb, j->y[wi], (size_t)w->ne[1]);
     }
 }
 
@@ -168,21 +187,8 @@ int lm_matmul(int level, uint32_t wtype, const void *w, size_t rows, size_t cols
         return lm_err_set(err, LM_ENOMEM, NULL, LM_NO_OFFSET, "out of memory");
     for (size_t t = 0; t < n_tok; t++)
         k->quant[wt->act](x + t * cols, a + t * stride, (int)cols);
-    for (size_t t = 0; t < n_tok; t += TOKENS_PER_DOT) {
-        int nt = n_tok - t < TOKENS_PER_DOT ? (int)(n_tok - t) : TOKENS_PER_DOT;
-        for (size_t r = 0; r < rows; r++) {
-            const uint8_t *wr = (const uint8_t *)w + r * row_bytes, *at = a + t * stride;
-            float out[TOKENS_PER_DOT];
-            if (k->dotn[wtype] && nt > 1) {
-                k->dotn[wtype]((int)cols, wr, at, stride, nt, out);
-            } else {
-                for (int i = 0; i < nt; i++)
-                    out[i] = k->dot[wtype]((int)cols, wr, at + i * stride);
-            }
-            for (int i = 0; i < nt; i++)
-                y[(t + i) * rows + r] = out[i];
-        }
-    }
+    rows_tokens(k, wtype, (int)cols, w, row_bytes, 0, (uint32_t)rows, a, stride, (uint32_t)n_tok,
+                y, rows);
     free(a);
     return 0;
 }
