@@ -1,7 +1,7 @@
 /* test_mock_hf.c: the mock Hub speaks the protocol of shared/specs/hf-hub.md (the pull tests
  * trust it): info, tree pagination, LFS and plain redirects, ranges, auth, faults.
- * `test_mock_hf --serve ORG/NAME DIR [...]` serves directories as repos until SIGTERM or SIGINT
- * and prints the endpoint on stdout (scripts/bench-pull.sh uses it). */
+ * `test_mock_hf --serve [--conn-rate BYTES_PER_S] ORG/NAME DIR [...]` serves directories as repos
+ * until SIGTERM or SIGINT and prints the endpoint on stdout (scripts/bench-pull.sh uses it). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "support/mock_hf.h"
@@ -220,6 +221,58 @@ static void test_faults(void **state)
     assert_int_equal(st.file_bytes, 5);
 }
 
+struct counted {
+    size_t n, bad;
+};
+
+static size_t on_count(char *p, size_t s, size_t n, void *ud)
+{
+    struct counted *c = ud;
+    for (size_t i = 0; i < s * n; i++)
+        c->bad += (uint8_t)p[i] != (uint8_t)((c->n + i) * 7);
+    c->n += s * n;
+    return s * n;
+}
+
+/* A capped connection cannot beat its rate: 768 KiB at 2 MB/s, less the 256 KiB the bucket
+ * starts with, takes at least 0.262 s; the bytes are the file's. */
+static void test_conn_rate(void **state)
+{
+    struct fx *f = *state;
+    enum { LEN = 768 << 10 };
+    uint8_t *data = malloc(LEN);
+    struct counted c = { 0, 0 };
+    struct timespec t0, t1;
+    struct mock_stats st;
+    char u[1024];
+    long status = 0;
+    for (size_t i = 0; i < LEN; i++)
+        data[i] = (uint8_t)(i * 7);
+    mock_hf_add(f->m, f->repo, 0, "big.safetensors", data, LEN, true);
+    free(data);
+    mock_hf_options(f->m, false, 0);
+    mock_hf_conn_rate(f->m, 2000000);
+    mock_hf_reset_stats(f->m);
+    url(u, sizeof(u), f, "/org/repo/resolve/main/big.safetensors");
+    CURL *e = curl_easy_init();
+    curl_easy_setopt(e, CURLOPT_URL, u);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_count);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &c);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(curl_easy_perform(e), CURLE_OK);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(e);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    assert_int_equal(status, 200);
+    assert_int_equal(c.n, LEN);
+    assert_int_equal(c.bad, 0);
+    if (secs < 0.26)
+        fail_msg("768 KiB at 2 MB/s per connection took %.3f s", secs);
+    mock_hf_stats(f->m, &st);
+    assert_int_equal(st.file_bytes, LEN);
+}
+
 static volatile sig_atomic_t quit;
 static void on_quit(int sig) { (void)sig; quit = 1; }
 
@@ -227,9 +280,20 @@ static int serve(int argc, char **argv)
 {
     struct mock_hf *m = mock_hf_new();
     struct mock_stats st;
+    int i = 2;
     if (!m)
         return 1;
-    for (int i = 2; i + 1 < argc; i += 2) {
+    if (i + 1 < argc && strcmp(argv[i], "--conn-rate") == 0) {
+        char *end;
+        unsigned long long rate = strtoull(argv[i + 1], &end, 10);
+        if (*argv[i + 1] == 0 || *end != 0) {
+            fprintf(stderr, "--conn-rate wants bytes per second, not '%s'\n", argv[i + 1]);
+            return 2;
+        }
+        mock_hf_conn_rate(m, rate);
+        i += 2;
+    }
+    for (; i + 1 < argc; i += 2) {
         int r = mock_hf_repo(m, argv[i], MOCK_PUBLIC);
         if (mock_hf_add_dir(m, r, 0, argv[i + 1], true)) {   /* fast: no faults here */
             fprintf(stderr, "cannot serve %s\n", argv[i + 1]);
@@ -259,6 +323,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_resolve_redirects_and_ranges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_access, setup, teardown),
         cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_conn_rate, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

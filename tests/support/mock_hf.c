@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -24,6 +25,10 @@
 #define MAX_REFS 8
 #define MAX_FAULTS 16
 #define LFS_MIN (10u << 20)
+/* A capped response goes out in pieces of at most this, so its pace is smooth; the bucket holds
+ * up to RATE_BURST bytes, so a late wake-up is caught up on. */
+#define RATE_PIECE (64u << 10)
+#define RATE_BURST (256u << 10)
 
 struct mfile {
     char *path;
@@ -77,6 +82,7 @@ struct mock_hf {
     int n_faults;
     bool use_cdn;
     unsigned page_size;
+    uint64_t conn_rate;            /* bytes per second per connection, 0 = no cap */
     atomic_bool released, stopping;
     atomic_uint_fast64_t file_bytes;
     atomic_uint api_requests, file_requests, cdn_requests, cdn_auth, hub_auth, stalled;
@@ -324,6 +330,13 @@ void mock_hf_options(struct mock_hf *m, bool cdn, unsigned page_size)
     pthread_mutex_unlock(&m->mu);
 }
 
+void mock_hf_conn_rate(struct mock_hf *m, uint64_t bytes_per_s)
+{
+    pthread_mutex_lock(&m->mu);
+    m->conn_rate = bytes_per_s;
+    pthread_mutex_unlock(&m->mu);
+}
+
 void mock_hf_stats(struct mock_hf *m, struct mock_stats *s)
 {
     s->file_bytes = m->file_bytes;
@@ -409,7 +422,35 @@ struct body {
     int64_t wrong_at, drop_after, stall_after;
     double stall_secs;
     bool stalled;
+    uint64_t rate;                 /* bytes per second, 0 = as fast as the socket takes them */
+    double tokens, refilled;       /* the token bucket of the rate */
 };
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Wait until the bucket holds n bytes, then take them. A connection carries one response at a
+ * time (no pipelining), so a bucket per response caps the connection. Sleeping here blocks
+ * only this connection's thread (thread-per-connection mode). */
+static void pace(struct body *b, uint64_t n)
+{
+    for (;;) {
+        double now = now_s();
+        b->tokens += (now - b->refilled) * (double)b->rate;
+        if (b->tokens > RATE_BURST)
+            b->tokens = RATE_BURST;
+        b->refilled = now;
+        if (b->tokens >= (double)n || b->m->stopping)
+            break;
+        double wait = ((double)n - b->tokens) / (double)b->rate;
+        usleep(wait > 0.01 ? 10000 : (useconds_t)(wait * 1e6) + 1);
+    }
+    b->tokens -= (double)n;
+}
 
 static void stall(struct mock_hf *m, double secs)
 {
@@ -441,6 +482,11 @@ static ssize_t body_read(void *cls, uint64_t pos, char *buf, size_t max)
         } else if (n > (uint64_t)b->stall_after - pos) {
             n = (uint64_t)b->stall_after - pos;
         }
+    }
+    if (b->rate) {
+        if (n > RATE_PIECE)
+            n = RATE_PIECE;
+        pace(b, n);
     }
     memcpy(buf, b->data + b->start + pos, n);
     if (b->wrong_at >= 0 && (uint64_t)b->wrong_at >= b->start + pos &&
@@ -528,7 +574,12 @@ static enum MHD_Result serve_file(struct mock_hf *m, struct MHD_Connection *c,
     }
     uint64_t n = len ? last - first + 1 : 0;
     struct MHD_Response *r;
-    if (f->fd >= 0) {
+    pthread_mutex_lock(&m->mu);
+    b->rate = m->conn_rate;
+    pthread_mutex_unlock(&m->mu);
+    b->tokens = RATE_BURST;
+    b->refilled = now_s();
+    if (f->fd >= 0 && !b->rate) {   /* sendfile cannot be paced */
         free(b);
         r = MHD_create_response_from_fd_at_offset64(n, dup(f->fd), first);
         m->file_bytes += n;

@@ -65,6 +65,9 @@ void mock_hf_fault(struct mock_hf *m, enum mock_fault kind, const char *glob, in
 void mock_hf_clear_faults(struct mock_hf *m);
 void mock_hf_release(struct mock_hf *m);        /* end the current and future stalls */
 void mock_hf_options(struct mock_hf *m, bool cdn, unsigned page_size);
+/* Cap every file response at bytes_per_s per connection (0: no cap), as Hub and CDN links are
+ * capped per connection; the API answers are not capped. */
+void mock_hf_conn_rate(struct mock_hf *m, uint64_t bytes_per_s);
 void mock_hf_stats(struct mock_hf *m, struct mock_stats *s);
 /* sha1("blob N\0" + bytes): what git and the Hub call the file. */
 void mock_hf_git_blob_id(const void *p, size_t n, char out[41]);
