@@ -106,7 +106,7 @@ struct lm_ctx *lm_ctx_new(const struct lm_net *m, const struct lm_ctx_params *p,
     c->gate = alloc_floats(nb, hp->n_ff, &ok);
     c->up = alloc_floats(nb, hp->n_ff, &ok);
     c->rope = alloc_floats(nb, hp->n_rot, &ok);
-    c->mm_scratch = ok ? malloc(rt_matmul_scratch(nb, widest)) : NULL;
+    c->mm_scratch = ok ? malloc(rt_matmul_scratch(nb, widest, (int)n_threads)) : NULL;
     c->att_stride = (size_t)c->n_ctx + 3 * (size_t)hp->head_dim + 16;
     c->att_scratch = alloc_floats(n_threads, c->att_stride, &ok);
     if (!ok || !c->mm_scratch) {

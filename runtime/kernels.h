@@ -35,6 +35,11 @@ typedef void (*rt_dotn_fn)(int n, const void *w, const void *a, size_t a_stride,
 #define RT_TILE 4
 typedef void (*rt_gemm_fn)(int n, const void *w, size_t w_stride, const void *a, size_t a_stride,
                            float *y, size_t y_stride);
+/* Optional, paired with gemm: rewrite a weight row of n elements once into the form gemm then
+ * reads (K-quants: codes as bytes, scales as words), at most RT_UNPACKED_BYTES per 256 weights,
+ * so a row's unpacking is paid once per matmul instead of once per tile. */
+#define RT_UNPACKED_BYTES 640
+typedef void (*rt_unpack_fn)(int n, const void *w, void *out);
 /* Quantize n floats (whole blocks) into activation blocks. */
 typedef void (*rt_quant_fn)(const float *x, void *y, int n);
 
@@ -42,6 +47,7 @@ struct rt_kernels {
     rt_dot_fn dot[LM_TYPE_COUNT];       /* by weight type */
     rt_dotn_fn dotn[LM_TYPE_COUNT];     /* by weight type, for 2+ tokens; NULL: loop over dot */
     rt_gemm_fn gemm[LM_TYPE_COUNT];     /* by weight type, full tiles; NULL: dotn per row */
+    rt_unpack_fn unpack[LM_TYPE_COUNT]; /* NULL: gemm reads the weights as they are */
     rt_quant_fn quant[LM_TYPE_COUNT];   /* by activation type: F32 (copy), F16, BF16, Q8_0, Q8_1, Q8_K */
     /* Attention helpers. y += x*v with y in f16 rounds y to f16 each call, as ggml's flash
      * attention accumulates V in f16 when the cache is f16. */

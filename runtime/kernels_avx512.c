@@ -94,69 +94,83 @@ static inline __m256i reduce8(const __m256i v[8])
                             _mm256_permute2x128_si256(q0, q1, 0x31));
 }
 
-/* Each row's super-block is unpacked once for the 4 tokens; the integer sums are exact (VNNI
- * adds the scaled pairs in one instruction), and the float epilogue runs on 8 outputs at once
- * with the single dot's operations in its order. Every K-quant has either mins or a code bias
- * (BIAS), never both, so one product of the block sums serves either. */
+/* The rows arrive unpacked (struct ksb per super-block, by unpack_T once per matmul); the
+ * integer sums are exact (VNNI adds the scaled pairs in one instruction), and the float
+ * epilogue runs on 8 outputs at once with the single dot's operations in its order. Every
+ * K-quant has either mins or a code bias (BIAS), never both, so one product of the block sums
+ * serves either. */
 #define KGEMM(T, UNPACK, BIAS)                                                                   \
+    static void unpack_row_##T(int n, const void *w, void *out)                                      \
+    {                                                                                            \
+        const struct block_##T *xs = w;                                                          \
+        struct ksb *bs = out;                                                                    \
+        for (int i = 0; i < n / RT_QK_K; i++) {                                                  \
+            const struct block_##T *x = &xs[i];                                                  \
+            struct ksb *bp = &bs[i];                                                             \
+            UNPACK;                                                                              \
+        }                                                                                        \
+    }                                                                                            \
     static void gemm_##T(int n, const void *w, size_t w_stride, const void *a, size_t a_stride,  \
                          float *y, size_t y_stride)                                              \
     {                                                                                            \
-        const uint8_t *w8 = w, *a8 = a;                                                          \
-        __m256 out[2] = { _mm256_setzero_ps(), _mm256_setzero_ps() };                            \
-        for (int i = 0; i < n / RT_QK_K; i++) {                                                  \
-            struct ksb b[RT_TILE];                                                               \
-            const struct rt_q8_K *yq[RT_TILE];                                                   \
-            __m256i acc[RT_TILE][RT_TILE];                                                       \
-            _Pragma("GCC unroll 4") for (int r = 0; r < RT_TILE; r++) {                          \
-                const struct block_##T *x = (const struct block_##T *)(const void *)             \
-                                                (w8 + r * w_stride) + i;                         \
-                struct ksb *bp = &b[r];                                                          \
-                UNPACK;                                                                          \
-            }                                                                                    \
-            _Pragma("GCC unroll 4") for (int t = 0; t < RT_TILE; t++) {                          \
-                yq[t] = (const struct rt_q8_K *)(const void *)(a8 + t * a_stride) + i;           \
-                _Pragma("GCC unroll 4") for (int r = 0; r < RT_TILE; r++)                        \
-                    acc[r][t] = _mm256_setzero_si256();                                          \
-            }                                                                                    \
-            for (int k = 0; k < 8; k++) {                                                        \
-                _Pragma("GCC unroll 4") for (int t = 0; t < RT_TILE; t++) {                      \
-                    __m256i yv = _mm256_loadu_si256((const __m256i *)(yq[t]->qs + 32 * k));      \
-                    _Pragma("GCC unroll 4") for (int r = 0; r < RT_TILE; r++)                    \
-                        acc[r][t] = _mm256_dpwssd_epi32(acc[r][t],                               \
-                                        _mm256_maddubs_epi16(b[r].q[k], yv), b[r].sc[k]);        \
-                }                                                                                \
-            }                                                                                    \
-            _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {                                \
-                __m256i v[8], m[8];                                                              \
-                _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {                            \
-                    const struct ksb *bj = &b[2 * h + j / 4];                                    \
-                    v[j] = acc[2 * h + j / 4][j % 4];                                            \
-                    m[j] = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)yq[j % 4]->bsums), \
-                                             BIAS ? bj->sc16 : bj->mn16);                        \
-                }                                                                                \
-                __m256i is = reduce8(v), ms = reduce8(m);                                        \
-                if (BIAS) {                                                                      \
-                    is = _mm256_sub_epi32(is, _mm256_mullo_epi32(ms, _mm256_set1_epi32(BIAS)));  \
-                    ms = _mm256_setzero_si256();                                                 \
-                }                                                                                \
-                const struct ksb *b0 = &b[2 * h], *b1 = &b[2 * h + 1];                           \
-                __m256 d = _mm256_setr_m128(_mm_set1_ps(b0->d), _mm_set1_ps(b1->d));             \
-                __m256 dm = _mm256_setr_m128(_mm_set1_ps(b0->dmin), _mm_set1_ps(b1->dmin));      \
-                __m128 yd4 = _mm_setr_ps(yq[0]->d, yq[1]->d, yq[2]->d, yq[3]->d);                \
-                __m256 yd = _mm256_setr_m128(yd4, yd4);                                          \
-                __m256 res = _mm256_sub_ps(_mm256_mul_ps(_mm256_mul_ps(d, yd), _mm256_cvtepi32_ps(is)), \
-                                           _mm256_mul_ps(_mm256_mul_ps(dm, yd), _mm256_cvtepi32_ps(ms))); \
-                out[h] = _mm256_add_ps(out[h], res);                                             \
-            }                                                                                    \
-        }                                                                                        \
-        float o[16];                                                                             \
-        _mm256_storeu_ps(o, out[0]);                                                             \
-        _mm256_storeu_ps(o + 8, out[1]);                                                         \
-        for (int r = 0; r < RT_TILE; r++)                                                        \
-            for (int t = 0; t < RT_TILE; t++)                                                    \
-                y[t * y_stride + r] = o[4 * r + t];                                              \
+        ktile(n, w, w_stride, a, a_stride, y, y_stride, BIAS);                                   \
     }
+
+static inline __attribute__((always_inline)) void
+ktile(int n, const void *w, size_t w_stride, const void *a, size_t a_stride, float *y,
+      size_t y_stride, const int bias)
+{
+    const uint8_t *w8 = w, *a8 = a;
+    __m256 out[2] = { _mm256_setzero_ps(), _mm256_setzero_ps() };
+    for (int i = 0; i < n / RT_QK_K; i++) {
+        const struct ksb *b[RT_TILE];
+        const struct rt_q8_K *yq[RT_TILE];
+        __m256i acc[RT_TILE][RT_TILE];
+        _Pragma("GCC unroll 4") for (int r = 0; r < RT_TILE; r++)
+            b[r] = (const struct ksb *)(const void *)(w8 + r * w_stride) + i;
+        _Pragma("GCC unroll 4") for (int t = 0; t < RT_TILE; t++) {
+            yq[t] = (const struct rt_q8_K *)(const void *)(a8 + t * a_stride) + i;
+            _Pragma("GCC unroll 4") for (int r = 0; r < RT_TILE; r++)
+                acc[r][t] = _mm256_setzero_si256();
+        }
+        for (int k = 0; k < 8; k++) {
+            _Pragma("GCC unroll 4") for (int t = 0; t < RT_TILE; t++) {
+                __m256i yv = _mm256_loadu_si256((const __m256i *)(yq[t]->qs + 32 * k));
+                _Pragma("GCC unroll 4") for (int r = 0; r < RT_TILE; r++)
+                    acc[r][t] = _mm256_dpwssd_epi32(acc[r][t],
+                                    _mm256_maddubs_epi16(b[r]->q[k], yv), b[r]->sc[k]);
+            }
+        }
+        _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
+            __m256i v[8], m[8];
+            _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {
+                const struct ksb *bj = b[2 * h + j / 4];
+                v[j] = acc[2 * h + j / 4][j % 4];
+                m[j] = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)yq[j % 4]->bsums),
+                                         bias ? bj->sc16 : bj->mn16);
+            }
+            __m256i is = reduce8(v), ms = reduce8(m);
+            if (bias) {
+                is = _mm256_sub_epi32(is, _mm256_mullo_epi32(ms, _mm256_set1_epi32(bias)));
+                ms = _mm256_setzero_si256();
+            }
+            const struct ksb *b0 = b[2 * h], *b1 = b[2 * h + 1];
+            __m256 d = _mm256_setr_m128(_mm_set1_ps(b0->d), _mm_set1_ps(b1->d));
+            __m256 dm = _mm256_setr_m128(_mm_set1_ps(b0->dmin), _mm_set1_ps(b1->dmin));
+            __m128 yd4 = _mm_setr_ps(yq[0]->d, yq[1]->d, yq[2]->d, yq[3]->d);
+            __m256 yd = _mm256_setr_m128(yd4, yd4);
+            __m256 res = _mm256_sub_ps(_mm256_mul_ps(_mm256_mul_ps(d, yd), _mm256_cvtepi32_ps(is)),
+                                       _mm256_mul_ps(_mm256_mul_ps(dm, yd), _mm256_cvtepi32_ps(ms)));
+            out[h] = _mm256_add_ps(out[h], res);
+        }
+    }
+    float o[16];
+    _mm256_storeu_ps(o, out[0]);
+    _mm256_storeu_ps(o + 8, out[1]);
+    for (int r = 0; r < RT_TILE; r++)
+        for (int t = 0; t < RT_TILE; t++)
+            y[t * y_stride + r] = o[4 * r + t];
+}
 
 KGEMM(q2_K, unpack_q2_K(x, bp), 0)
 KGEMM(q3_K, unpack_q3_K(x, bp), 4)
@@ -176,5 +190,9 @@ const struct rt_kernels rt_kernels_avx512 = {
         [LM_TYPE_Q8_0] = gemm_q8_0, [LM_TYPE_Q4_0] = gemm_q4_0, [LM_TYPE_Q5_0] = gemm_q5_0,
         [LM_TYPE_Q2_K] = gemm_q2_K, [LM_TYPE_Q3_K] = gemm_q3_K, [LM_TYPE_Q4_K] = gemm_q4_K,
         [LM_TYPE_Q5_K] = gemm_q5_K, [LM_TYPE_Q6_K] = gemm_q6_K,
+    },
+    .unpack = {
+        [LM_TYPE_Q2_K] = unpack_row_q2_K, [LM_TYPE_Q3_K] = unpack_row_q3_K, [LM_TYPE_Q4_K] = unpack_row_q4_K,
+        [LM_TYPE_Q5_K] = unpack_row_q5_K, [LM_TYPE_Q6_K] = unpack_row_q6_K,
     },
 };

@@ -81,6 +81,8 @@ struct ksb {
     float d, dmin;
 };
 
+static_assert(sizeof(struct ksb) <= RT_UNPACKED_BYTES, "an unpacked super-block fits its room");
+
 static inline float kfinish(float d, float dmin, const struct rt_q8_K *y, int isum, int msum)
 {
     return d * y->d * (float)isum - dmin * y->d * (float)msum;

@@ -31,13 +31,22 @@ struct mm_job {
     uint32_t n_chunks[MAX_GROUP];
     uint32_t chunk_rows[MAX_GROUP];   /* a thread streams this many consecutive rows */
     uint32_t total_chunks;
+    uint8_t *rooms;                   /* each thread's room for unpacked rows */
+    size_t room_bytes;
     atomic_uint next;
 };
 
-size_t rt_matmul_scratch(uint32_t nb, uint32_t cols)
+/* Room for BLOCK_ROWS unpacked weight rows of cols elements, 64-byte aligned. */
+static size_t unpack_room(uint32_t cols)
 {
-    /* At most MAX_GROUP activation types; none takes more than 2 bytes per element. */
-    return (size_t)MAX_GROUP * nb * cols * 2 + 64;
+    return ((size_t)BLOCK_ROWS * (cols / RT_QK_K + 1) * RT_UNPACKED_BYTES + 63) & ~(size_t)63;
+}
+
+size_t rt_matmul_scratch(uint32_t nb, uint32_t cols, int n_threads)
+{
+    /* At most MAX_GROUP activation types, none over 2 bytes per element; then each thread's
+     * unpacked rows. */
+    return (size_t)MAX_GROUP * nb * cols * 2 + 64 + (size_t)n_threads * unpack_room(cols) + 64;
 }
 
 static void quantize_task(void *arg, int ith, int nth)
@@ -66,21 +75,31 @@ static void row_tokens(const struct rt_kernels *k, uint32_t type, int cols, cons
         y[i * y_stride] = out[i];
 }
 
-/* Rows [r0, r1) of a weight (row_bytes apart) against nb activation rows: full tiles of
- * RT_TILE x RT_TILE where the kernel has them, the ragged edges a row at a time. */
+/* Rows [r0, r1) (at most BLOCK_ROWS) of a weight (row_bytes apart) against nb activation
+ * rows: full tiles of RT_TILE x RT_TILE where the kernel has them, their rows unpacked once into
+ * `room` first where the kernel wants that; the ragged edges a row at a time. */
 static void rows_tokens(const struct rt_kernels *k, uint32_t type, int cols, const uint8_t *w,
                         size_t row_bytes, uint32_t r0, uint32_t r1, const uint8_t *a,
-                        size_t stride, uint32_t nb, float *y, size_t y_stride)
+                        size_t stride, uint32_t nb, float *y, size_t y_stride, uint8_t *room)
 {
-    rt_gemm_fn gemm = k->gemm[type];
+    rt_gemm_fn gemm = nb >= RT_TILE ? k->gemm[type] : NULL;
+    uint32_t tiled = gemm ? r0 + (r1 - r0) / RT_TILE * RT_TILE : r0;
+    const uint8_t *gw = w + r0 * row_bytes;
+    size_t g_stride = row_bytes;
+    if (gemm && k->unpack[type]) {
+        g_stride = (size_t)cols / RT_QK_K * RT_UNPACKED_BYTES;
+        for (uint32_t r = r0; r < tiled; r++)
+            k->unpack[type](cols, w + r * row_bytes, room + (r - r0) * g_stride);
+        gw = room;
+    }
     for (uint32_t t = 0; t < nb; t += TOKENS_PER_DOT) {
         const uint8_t *at = a + t * stride;
         float *yt = y + (size_t)t * y_stride;
         int nt = nb - t < TOKENS_PER_DOT ? (int)(nb - t) : TOKENS_PER_DOT;
         uint32_t r = r0;
-        if (gemm && nt == RT_TILE) {
-            for (; r + RT_TILE <= r1; r += RT_TILE)
-                gemm(cols, w + r * row_bytes, row_bytes, at, stride, yt + r, y_stride);
+        if (nt == RT_TILE) {
+            for (; r < tiled; r += RT_TILE)
+                gemm(cols, gw + (r - r0) * g_stride, g_stride, at, stride, yt + r, y_stride);
         }
         for (; r < r1; r++)
             row_tokens(k, type, cols, w + r * row_bytes, at, stride, nt, yt + r, y_stride);
@@ -88,22 +107,22 @@ static void rows_tokens(const struct rt_kernels *k, uint32_t type, int cols, con
 }
 
 /* Rows [r0, r1) of weight wi against every token, BLOCK_ROWS rows at a time. */
-static void dot_rows(const struct mm_job *j, int wi, uint32_t r0, uint32_t r1)
+static void dot_rows(const struct mm_job *j, int wi, uint32_t r0, uint32_t r1, uint8_t *room)
 {
     const struct gguf_tensor *w = j->w[wi];
     size_t row_bytes = (size_t)(w->nbytes / w->ne[1]);
     for (uint32_t b0 = r0; b0 < r1; b0 += BLOCK_ROWS) {
         uint32_t b1 = b0 + BLOCK_ROWS < r1 ? b0 + BLOCK_ROWS : r1;
         rows_tokens(j->k, w->type, (int)j->cols, w->data, row_bytes, b0, b1, j->act[wi],
-                    j->act_stride[wi], j->nb, j->y[wi], (size_t)w->ne[1]);
+                    j->act_stride[wi], j->nb, j->y[wi], (size_t)w->ne[1], room);
     }
 }
 
 static void dot_task(void *arg, int ith, int nth)
 {
-    (void)ith;
     (void)nth;
     struct mm_job *j = arg;
+    uint8_t *room = j->rooms + (size_t)ith * j->room_bytes;
     for (;;) {
         uint32_t c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
         if (c >= j->total_chunks)
@@ -112,7 +131,7 @@ static void dot_task(void *arg, int ith, int nth)
         while (c >= j->n_chunks[wi])
             c -= j->n_chunks[wi++];
         uint32_t rows = (uint32_t)j->w[wi]->ne[1], r0 = c * j->chunk_rows[wi];
-        dot_rows(j, wi, r0, r0 + j->chunk_rows[wi] < rows ? r0 + j->chunk_rows[wi] : rows);
+        dot_rows(j, wi, r0, r0 + j->chunk_rows[wi] < rows ? r0 + j->chunk_rows[wi] : rows, room);
     }
 }
 
@@ -154,6 +173,8 @@ void rt_matmul(struct rt_pool *pool, const struct rt_kernels *k, const float *x,
         j.n_chunks[i] = (rows + j.chunk_rows[i] - 1) / j.chunk_rows[i];
         j.total_chunks += j.n_chunks[i];
     }
+    j.room_bytes = unpack_room(cols);
+    j.rooms = (uint8_t *)(((uintptr_t)buf + 63) & ~(uintptr_t)63);
     if (j.n_make > 0) {
         if (nb == 1)
             quantize_task(&j, 0, 1);
@@ -180,15 +201,22 @@ int lm_matmul(int level, uint32_t wtype, const void *w, size_t rows, size_t cols
         return lm_err_set(err, LM_EUSAGE, NULL, LM_NO_OFFSET,
                           "no kernel for type %u with rows of %zu", wtype, cols);
     size_t stride = rt_act_bytes(wt->act, cols), bytes;
-    uint8_t *a = NULL;
-    if (!ckd_mul(&bytes, stride, n_tok))
+    uint8_t *a = NULL, *room_buf = malloc(unpack_room((uint32_t)cols) + 64);
+    uint8_t *room = (uint8_t *)(((uintptr_t)room_buf + 63) & ~(uintptr_t)63);
+    if (!ckd_mul(&bytes, stride, n_tok) && room_buf)
         a = malloc(bytes ? bytes : 1);
-    if (!a)
+    if (!a) {
+        free(room_buf);
         return lm_err_set(err, LM_ENOMEM, NULL, LM_NO_OFFSET, "out of memory");
+    }
     for (size_t t = 0; t < n_tok; t++)
         k->quant[wt->act](x + t * cols, a + t * stride, (int)cols);
-    rows_tokens(k, wtype, (int)cols, w, row_bytes, 0, (uint32_t)rows, a, stride, (uint32_t)n_tok,
-                y, rows);
+    for (size_t b0 = 0; b0 < rows; b0 += BLOCK_ROWS) {
+        size_t b1 = b0 + BLOCK_ROWS < rows ? b0 + BLOCK_ROWS : rows;
+        rows_tokens(k, wtype, (int)cols, w, row_bytes, (uint32_t)b0, (uint32_t)b1, a, stride,
+                    (uint32_t)n_tok, y, rows, room);
+    }
+    free(room_buf);
     free(a);
     return 0;
 }

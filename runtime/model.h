@@ -78,10 +78,10 @@ void rt_pool_run(struct rt_pool *p, rt_task_fn fn, void *arg);
 
 struct rt_kernels;
 /* y[i][t][r] = row r of w[i] . x[t] for the n (<= 3) weights sharing the input x [nb][cols];
- * scratch holds rt_matmul_scratch(nb, cols) bytes. */
+ * scratch holds rt_matmul_scratch(nb, cols, threads of the pool) bytes. */
 void rt_matmul(struct rt_pool *pool, const struct rt_kernels *k, const float *x, uint32_t nb,
                uint32_t cols, int n, const struct gguf_tensor *const *w, float *const *y,
                void *scratch);
-size_t rt_matmul_scratch(uint32_t nb, uint32_t cols);
+size_t rt_matmul_scratch(uint32_t nb, uint32_t cols, int n_threads);
 
 #endif
