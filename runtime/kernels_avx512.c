@@ -2,7 +2,7 @@
  *
  * The same bits as the scalar reference: the 32-element blocks keep ggml's 8 lanes per block,
  * VNNI forms each block's lane sums in one instruction. (512-bit K-quant dots measured slower
- * than the AVX2 ones here, so the K-quants stay on AVX2.) */
+ * than the AVX2 ones here, so the K-quant dots are the AVX2 ones, with VNNI's dpwssd.) */
 #include <immintrin.h>
 #include <string.h>
 
@@ -182,6 +182,7 @@ KGEMM(q6_K, unpack_q6_K(x, bp), 32)
 const struct rt_kernels rt_kernels_avx512 = {
     .dot = {
         [LM_TYPE_Q8_0] = dot_q8_0, [LM_TYPE_Q4_0] = dot_q4_0, [LM_TYPE_Q5_0] = dot_q5_0,
+        [LM_TYPE_Q4_K] = dot_q4_K, [LM_TYPE_Q6_K] = dot_q6_K,   /* kernels_x86.h, with dpwssd */
     },
     .dotn = {
         [LM_TYPE_Q8_0] = dotn_q8_0, [LM_TYPE_Q4_0] = dotn_q4_0, [LM_TYPE_Q5_0] = dotn_q5_0,

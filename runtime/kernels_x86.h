@@ -233,6 +233,168 @@ static inline void unpack_q2_K(const struct block_q2_K *x, struct ksb *b)
     b->dmin = f16(x->dmin);
 }
 
+/* ---- Q4_K and Q6_K, one token ----------------------------------------------------------- */
+
+/* acc + the pairwise products of p and s (int16) summed into int32 lanes: one VNNI
+ * instruction where the file is built for it. */
+static inline __m256i madd_acc(__m256i acc, __m256i p, __m256i s)
+{
+#ifdef __AVX512VNNI__
+    return _mm256_dpwssd_epi32(acc, p, s);
+#else
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(p, s));
+#endif
+}
+
+/* Q4_K and Q6_K dominate Q4_K_M models, so their one-token dots (decoding) unpack on the fly
+ * instead of through struct ksb; the same integer sums, the same epilogue, with the horizontal
+ * integer reductions of two super-blocks done together. */
+
+/* Word k of each 128-bit lane broadcast over that lane (scales from a register, not from memory:
+ * one shuffle instead of a scalar load and a broadcast per chunk). */
+static inline __m256i word_mask(int lo, int hi)
+{
+    return _mm256_set_m128i(_mm_set1_epi16((short)(0x0100 + 0x0202 * hi)),
+                            _mm_set1_epi16((short)(0x0100 + 0x0202 * lo)));
+}
+
+/* One Q4_K super-block: hadd of its code sums and its min sums, lanes
+ * [a a m m | a a m m] whose a's add up to isum and m's to msum. */
+static inline __m256i q4_K_block(const struct block_q4_K *x, const struct rt_q8_K *y,
+                                 const __m256i wm[8])
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    /* scale_min_k4 in registers: u0 u1 the 8 scales, u2 u3 the 8 mins */
+    uint32_t u[3];
+    memcpy(u, x->scales, 12);
+    uint32_t u3 = ((u[2] >> 4) & 0x0f0f0f0f) | (((u[1] >> 6) & 0x03030303) << 4);
+    uint32_t u2 = u[1] & 0x3f3f3f3f;
+    uint32_t u1 = (u[2] & 0x0f0f0f0f) | (((u[0] >> 6) & 0x03030303) << 4);
+    uint32_t u0 = u[0] & 0x3f3f3f3f;
+    __m256i scales = _mm256_broadcastsi128_si256(
+        _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)u1, (int)u0)));
+    __m128i mn = _mm_set_epi32(0, 0, (int)u3, (int)u2);
+    __m256i mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn, mn));
+    __m256i acc0 = _mm256_setzero_si256(), acc1 = acc0;
+    for (int c = 0; c < 4; c++) {
+        __m256i bits = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * c));
+        __m256i p0 = _mm256_maddubs_epi16(_mm256_and_si256(bits, m4),
+                                          _mm256_loadu_si256((const __m256i *)(y->qs + 64 * c)));
+        __m256i p1 = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(bits, 4), m4),
+                                          _mm256_loadu_si256((const __m256i *)(y->qs + 64 * c + 32)));
+        acc0 = madd_acc(acc0, p0, _mm256_shuffle_epi8(scales, wm[2 * c]));
+        acc1 = madd_acc(acc1, p1, _mm256_shuffle_epi8(scales, wm[2 * c + 1]));
+    }
+    __m256i bs = _mm256_loadu_si256((const __m256i *)y->bsums);
+    return _mm256_hadd_epi32(_mm256_add_epi32(acc0, acc1), _mm256_madd_epi16(bs, mins));
+}
+
+/* Decoding streams each weight once from memory, and the hardware prefetcher alone leaves the
+ * dots waiting on it: ask for the lines of the blocks PF_BLOCKS ahead (past the row's end they
+ * are the next row's, which the same thread usually reads next; a prefetch never faults). */
+#define PF_BLOCKS 16
+static inline void prefetch_ahead(const void *p, size_t ahead, size_t bytes)
+{
+    uintptr_t a = (uintptr_t)p + ahead;   /* an address, not a pointer past the array */
+    for (size_t o = 0; o < bytes; o += 64)
+        _mm_prefetch((const char *)(a + o), _MM_HINT_T0);
+}
+
+/* Lanes of two blocks' hadd vectors to [a0 m0 a1 m1]: one reduction for both blocks. */
+static inline __m128i hsum_pair(__m256i h0, __m256i h1)
+{
+    __m256i h = _mm256_hadd_epi32(h0, h1);
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+
+static float dot_q4_K(int n, const void *w, const void *a)
+{
+    const struct block_q4_K *x = w;
+    const struct rt_q8_K *y = a;
+    const __m256i wm[8] = { word_mask(0, 0), word_mask(1, 1), word_mask(2, 2), word_mask(3, 3),
+                            word_mask(4, 4), word_mask(5, 5), word_mask(6, 6), word_mask(7, 7) };
+    float sum = 0.0f;
+    int nb = n / RT_QK_K, i = 0;
+    for (; i + 1 < nb; i += 2) {
+        prefetch_ahead(&x[i], PF_BLOCKS * sizeof(*x), 2 * sizeof(*x));
+        __m128i r = hsum_pair(q4_K_block(&x[i], &y[i], wm), q4_K_block(&x[i + 1], &y[i + 1], wm));
+        sum += kfinish(f16(x[i].d), f16(x[i].dmin), &y[i], _mm_cvtsi128_si32(r),
+                       _mm_extract_epi32(r, 1));
+        sum += kfinish(f16(x[i + 1].d), f16(x[i + 1].dmin), &y[i + 1], _mm_extract_epi32(r, 2),
+                       _mm_extract_epi32(r, 3));
+    }
+    if (i < nb) {
+        __m256i h = q4_K_block(&x[i], &y[i], wm);
+        __m128i r = hsum_pair(h, h);
+        sum += kfinish(f16(x[i].d), f16(x[i].dmin), &y[i], _mm_cvtsi128_si32(r),
+                       _mm_extract_epi32(r, 1));
+    }
+    return sum;
+}
+
+/* One Q6_K super-block: 8 lanes adding up to isum - 32 * ssum (the codes' bias folded in). */
+static inline __m256i q6_K_block(const struct block_q6_K *x, const struct rt_q8_K *y,
+                                 const __m256i wm[4])
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
+    const int8_t *sc = x->scales;
+    __m128i sc8 = _mm_loadu_si128((const __m128i *)sc);
+    __m256i acc0 = _mm256_setzero_si256(), acc1 = acc0;
+    for (int h = 0; h < 2; h++) {
+        __m256i l0 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h));
+        __m256i l1 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h + 32));
+        __m256i qh = _mm256_loadu_si256((const __m256i *)(x->qh + 32 * h));
+        __m256i q0 = _mm256_or_si256(_mm256_and_si256(l0, m4),
+                                     _mm256_slli_epi16(_mm256_and_si256(qh, m2), 4));
+        __m256i q1 = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                     _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m2), 4));
+        __m256i q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                     _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m2), 4));
+        __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                     _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m2), 4));
+        const int8_t *yq = y->qs + 128 * h;
+        /* scales 8h..8h+7 as int16 in both lanes; wm[k] picks 2k (low lane), 2k+1 (high) */
+        __m256i s16 = _mm256_broadcastsi128_si256(
+            _mm_cvtepi8_epi16(h ? _mm_unpackhi_epi64(sc8, sc8) : sc8));
+        acc0 = madd_acc(acc0, _mm256_maddubs_epi16(q0,
+                   _mm256_loadu_si256((const __m256i *)yq)), _mm256_shuffle_epi8(s16, wm[0]));
+        acc1 = madd_acc(acc1, _mm256_maddubs_epi16(q1,
+                   _mm256_loadu_si256((const __m256i *)(yq + 32))), _mm256_shuffle_epi8(s16, wm[1]));
+        acc0 = madd_acc(acc0, _mm256_maddubs_epi16(q2,
+                   _mm256_loadu_si256((const __m256i *)(yq + 64))), _mm256_shuffle_epi8(s16, wm[2]));
+        acc1 = madd_acc(acc1, _mm256_maddubs_epi16(q3,
+                   _mm256_loadu_si256((const __m256i *)(yq + 96))), _mm256_shuffle_epi8(s16, wm[3]));
+    }
+    __m256i bs = _mm256_loadu_si256((const __m256i *)y->bsums);
+    __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
+    return _mm256_sub_epi32(_mm256_add_epi32(acc0, acc1),
+                            _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16), 5));
+}
+
+static float dot_q6_K(int n, const void *w, const void *a)
+{
+    const struct block_q6_K *x = w;
+    const struct rt_q8_K *y = a;
+    const __m256i wm[4] = { word_mask(0, 1), word_mask(2, 3), word_mask(4, 5), word_mask(6, 7) };
+    float sum = 0.0f;
+    int nb = n / RT_QK_K, i = 0;
+    for (; i + 1 < nb; i += 2) {
+        prefetch_ahead(&x[i], PF_BLOCKS * sizeof(*x), 2 * sizeof(*x));
+        __m128i r = hsum_pair(q6_K_block(&x[i], &y[i], wm), q6_K_block(&x[i + 1], &y[i + 1], wm));
+        r = _mm_hadd_epi32(r, r);
+        sum += kfinish(f16(x[i].d), 0.0f, &y[i], _mm_cvtsi128_si32(r), 0);
+        sum += kfinish(f16(x[i + 1].d), 0.0f, &y[i + 1], _mm_extract_epi32(r, 1), 0);
+    }
+    if (i < nb) {
+        __m256i v = q6_K_block(&x[i], &y[i], wm);
+        __m128i r = hsum_pair(v, v);
+        r = _mm_hadd_epi32(r, r);
+        sum += kfinish(f16(x[i].d), 0.0f, &y[i], _mm_cvtsi128_si32(r), 0);
+    }
+    return sum;
+}
+
+
 /* ---- 32-element blocks ------------------------------------------------------------------- */
 
 /* Q8_0, Q4_0, Q5_0 against Q8_0: one token, or exactly 4 (each weight block decoded once for
