@@ -1,6 +1,7 @@
 #!/bin/sh
 # bench-run.sh: `lm run` speed on Llama-shaped ~1.1B models with random weights (TinyLlama's
-# shape), quantized to Q8_0 and Q4_K_M: prompt processing of 512 tokens, generation of 128, on
+# shape), quantized to Q8_0 and Q4_K_M: prompt processing of 512 tokens, and generation of 128
+# from an empty context (llama-bench's pp512 and tg128), on
 # BENCH_THREADS threads (default 2), and peak RSS. When LLAMA_BENCH names a llama-bench binary
 # it runs on the same files with the same settings and the ratios lm / llama.cpp are printed.
 #
@@ -37,13 +38,18 @@ printf '\n'
 for q in Q8_0 Q4_K_M; do
     m="$dir/llama-1.1b-${layers}l-$q.gguf"
     log="$dir/run-$q.log"
+    tlog="$dir/run-$q-tg.log"
+    # As llama-bench does: the prompt alone (pp512), then generation from an empty context
+    # (tg128; the prompt is BOS and one token).
+    /usr/bin/time -f 'rss %M' ./lm run --raw --verbose --temperature 0 -t "$threads" \
+        --ctx 1024 -n 1 "$m" "$prompt" >/dev/null 2>"$log"
     /usr/bin/time -f 'rss %M' ./lm run --raw --verbose --ignore-eos --temperature 0 -t "$threads" \
-        --ctx 1024 -n 128 "$m" "$prompt" >/dev/null 2>"$log"
+        --ctx 1024 -n 128 "$m" a >/dev/null 2>"$tlog"
     pp=$(rate "prompt eval rate" "$log")
-    tg=$(rate "eval rate" "$log")
+    tg=$(rate "eval rate" "$tlog")
     n=$(sed -n 's/^prompt eval count: *\([0-9]*\).*/\1/p' "$log")
     [ "$n" = 512 ] || echo "warning: the prompt was $n tokens, not 512" >&2
-    rss=$(sed -n 's/^rss \([0-9]*\)/\1/p' "$log")
+    rss=$(cat "$log" "$tlog" | sed -n 's/^rss \([0-9]*\)/\1/p' | sort -n | tail -1)
     size=$(du -m "$m" | cut -f1)
     printf '%-8s %6s MB %12s %12s %7s MB' "$q" "$size" "$pp" "$tg" "$((rss / 1024))"
     if [ -n "${LLAMA_BENCH:-}" ]; then
