@@ -321,6 +321,9 @@ static void chunk_done(struct http_req *r)
     uint64_t s, e, d, progress = c->progress;
     struct lm_err re = r->err;
     int rc = r->rc;
+    if (rc && r->from_hub && r->status >= 400 && r->status < 500 && re.code != LM_ECORRUPT &&
+        F->o->http_error)
+        F->o->http_error(F->o->ctx, r, &re);   /* 401 gated, 404 ...: the API calls' words */
     if (flush(c, &re))                  /* bytes that came before a failure are good */
         rc = -1;
     pthread_mutex_lock(&F->mu);

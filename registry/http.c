@@ -305,9 +305,10 @@ static void error_text(struct http_req *r, char *buf, size_t n)
         lm_quote(q + 1, (size_t)(end - q - 1), buf, n);
 }
 
-static void fail_status(struct http_req *r)
+static void fail_status(struct http *h, struct http_req *r)
 {
     char id[128];
+    r->from_hub = is_hub(h, r->cur);
     const char *i = http_header(r, "X-Request-Id", id, sizeof(id));
     if (!http_header(r, "X-Error-Code", r->xcode, sizeof(r->xcode)))
         r->xcode[0] = 0;
@@ -452,7 +453,7 @@ static void on_done(struct http *h, struct http_req *r, CURLcode cc)
         return;
     }
     if (cc == CURLE_OK) {
-        fail_status(r);
+        fail_status(h, r);
         curl_easy_getinfo(r->easy, CURLINFO_RETRY_AFTER, &after);
         bool redirected = strcmp(r->cur, r->url) != 0;
         if (transient_status(r->status)) {

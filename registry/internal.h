@@ -56,6 +56,7 @@ struct http_req {
     struct lm_buf errbody;        /* body of an error response, for its message */
     char xcode[64];               /* X-Error-Code of a failed response, "" if none */
     char xmsg[LM_QUOTE_MAX + 8];  /* its X-Error-Message or JSON "error", quoted */
+    bool from_hub;                /* that response came from a Hub origin, not a CDN */
     struct http *h;
     struct http_req *next;
 };
@@ -146,7 +147,11 @@ struct fetch_opts {
     unsigned connections;
     void (*tick)(void *ctx);      /* progress: on the calling thread */
     void *ctx;
-    uint64_t *received;           /* updated before each tick (may be NULL) */    /* Called once every item verified and before any is renamed (may be NULL): -1 refuses
+    uint64_t *received;           /* updated before each tick (may be NULL) */
+    /* A file request the Hub refused with a 4xx: put the one line for it into err, as for the
+     * API calls (may be NULL; called on a receiver thread). */
+    void (*http_error)(void *ctx, const struct http_req *r, struct lm_err *err);
+    /* Called once every item verified and before any is renamed (may be NULL): -1 refuses
      * them all (err set) and their bytes are removed. */
     int (*verified)(void *ctx, const struct fetch_item *items, size_t n, struct lm_err *err);
 };

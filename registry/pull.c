@@ -404,6 +404,14 @@ static int on_verified(void *ctx, const struct fetch_item *items, size_t n, stru
 
 /* ---- downloading -------------------------------------------------------------------------- */
 
+/* Files are asked for at the commit: a refusal names the repo (gated, not found) as the API
+ * calls do. */
+static void on_http_error(void *ctx, const struct http_req *r, struct lm_err *err)
+{
+    struct pull *P = ctx;
+    hf_http_error(r, &P->env, P->ref.repo, P->commit, err);
+}
+
 static int download(struct pull *P, struct lm_pull_result *r, struct lm_err *err)
 {
     size_t n = 0, j = 0;
@@ -447,7 +455,8 @@ static int download(struct pull *P, struct lm_pull_result *r, struct lm_err *err
     report(P);
     struct fetch_opts fo = {
         .s = P->s, .http = &P->ho, .connections = P->o->connections ? P->o->connections : 8,
-        .tick = tick, .ctx = P, .received = &P->received, .verified = on_verified,
+        .tick = tick, .ctx = P, .received = &P->received, .http_error = on_http_error,
+        .verified = on_verified,
     };
     P->dl_which = which;
     P->dl_n = n;

@@ -213,6 +213,12 @@ static void test_faults(void **state)
     mock_hf_fault(f->m, MOCK_NO_RANGE, "w.*", 1, 0, 0);
     get(u, "4-", NULL, &r);
     assert_int_equal(r.status, 200);
+    mock_hf_fault(f->m, MOCK_DENY, "w.*", 1, 403, 0);
+    get(u, NULL, NULL, &r);
+    assert_int_equal(r.status, 403);
+    assert_string_equal(r.xcode, "GatedRepo");
+    get(u, NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
     mock_hf_reset_stats(f->m);
     mock_hf_fault(f->m, MOCK_DROP, "w.*", 1, 5, 0);
     get(u, NULL, NULL, &r);

@@ -112,7 +112,8 @@ static void test_cdn_without_token(void **state)
 
 /* ---- permanent failures: exit 1, one line, nothing stored ------------------------------------ */
 
-static void expect_failure(struct pullfix *f, const char *ref, const char *want_err)
+/* Exit 1 with want_err, no blob, no model, the index intact; partial files may stay. */
+static void expect_refusal(struct pullfix *f, const char *ref, const char *want_err)
 {
     struct run_result r;
     pullfix_pull(&r, ref, NULL);
@@ -120,13 +121,19 @@ static void expect_failure(struct pullfix *f, const char *ref, const char *want_
         fail_msg("%s: exit %d, stderr:\n%s\nwanted:\n%s", ref, r.status, r.err, want_err);
     run_result_free(&r);
     assert_int_equal(pullfix_blobs(f), 0);
-    assert_int_equal(pullfix_temps(f), 0);
     struct run_result s;
     char *argv[] = { (char *)lm_bin(), "list", NULL };
     assert_int_equal(run_capture(argv, &s), 0);
     assert_true(strncmp(s.out, "NAME ", 5) == 0 && strchr(s.out, '\n') == s.out + s.out_len - 1);
     run_result_free(&s);
     assert_int_equal(pullfix_lm("verify", NULL), 0);
+}
+
+/* The same, and nothing left in tmp/. */
+static void expect_failure(struct pullfix *f, const char *ref, const char *want_err)
+{
+    expect_refusal(f, ref, want_err);
+    assert_int_equal(pullfix_temps(f), 0);
 }
 
 static void test_wrong_bytes(void **state)
@@ -214,6 +221,39 @@ static void test_auth(void **state)
     run_result_free(&r);
     pullfix_check_model(f, "hf.co/lm-test/gated", "stories260K", stories, 8,
                         mock_hf_sha(f->m, gated, 0));
+}
+
+/* A Hub that lists a repo but refuses its files (a gated repo's info and tree are public, its
+ * files are not) gives the same line as a refused API call; a missing file names the file. What
+ * did arrive stays in tmp/ for the run after access is granted. */
+static void test_file_denied(void **state)
+{
+    struct pullfix *f = pullfix_need(state);
+    struct run_result r;
+    char want[1024];
+    static const struct {
+        const char *glob;
+        unsigned status;
+    } cases[] = { { "*", 401 }, { "*.json", 403 } };   /* every file; only the plain ones */
+    int repo = stories_repo(f, "lm-test/stories260K", MOCK_PUBLIC);
+    mock_hf_fault(f->m, MOCK_DENY, "README.md", -1, 404, 0);
+    expect_failure(f, "hf.co/lm-test/stories260K", "lm: hf.co/lm-test/stories260K/README.md: file "
+                   "not found at this commit (HTTP 404)\n");
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        mock_hf_clear_faults(f->m);
+        mock_hf_fault(f->m, MOCK_DENY, cases[i].glob, -1, cases[i].status, 0);
+        snprintf(want, sizeof(want), "lm: hf.co/lm-test/stories260K: gated model: accept its "
+                 "license on %s/lm-test/stories260K and set HF_TOKEN to a token of an account "
+                 "with access (HTTP %u)\n", mock_hf_endpoint(f->m), cases[i].status);
+        expect_refusal(f, "hf.co/lm-test/stories260K", want);
+    }
+    mock_hf_clear_faults(f->m);
+    pullfix_pull(&r, "hf.co/lm-test/stories260K", NULL);
+    assert_int_equal(r.status, 0);
+    run_result_free(&r);
+    pullfix_check_model(f, "hf.co/lm-test/stories260K", "stories260K", stories, 8,
+                        mock_hf_sha(f->m, repo, 0));
+    assert_int_equal(pullfix_temps(f), 0);
 }
 
 /* ---- a branch that moves between the listing and the download -------------------------------- */
@@ -407,6 +447,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wrong_bytes, pullfix_setup, pullfix_teardown),
         cmocka_unit_test_setup_teardown(test_short_body, pullfix_setup, pullfix_teardown),
         cmocka_unit_test_setup_teardown(test_auth, pullfix_setup, pullfix_teardown),
+        cmocka_unit_test_setup_teardown(test_file_denied, pullfix_setup, pullfix_teardown),
         cmocka_unit_test_setup_teardown(test_branch_moves, pullfix_setup, pullfix_teardown),
         cmocka_unit_test_setup_teardown(test_resume_after_kill, pullfix_setup, pullfix_teardown),
         cmocka_unit_test_setup_teardown(test_bad_kept_bytes, pullfix_setup, pullfix_teardown),

@@ -361,7 +361,8 @@ static int take_faults(struct mock_hf *m, const char *what, struct mfault *out)
     pthread_mutex_lock(&m->mu);
     for (int i = 0; i < m->n_faults; i++) {
         struct mfault *f = &m->faults[i];
-        if (f->times == 0 || f->kind == MOCK_MOVE_BRANCH || fnmatch(f->glob, what, 0) != 0)
+        if (f->times == 0 || f->kind == MOCK_MOVE_BRANCH || f->kind == MOCK_DENY ||
+            fnmatch(f->glob, what, 0) != 0)
             continue;
         if (f->times > 0)
             f->times--;
@@ -369,6 +370,23 @@ static int take_faults(struct mock_hf *m, const char *what, struct mfault *out)
     }
     pthread_mutex_unlock(&m->mu);
     return n;
+}
+
+/* The status a MOCK_DENY fault gives the file at path (used up once), or 0. */
+static unsigned take_deny(struct mock_hf *m, const char *path)
+{
+    unsigned status = 0;
+    pthread_mutex_lock(&m->mu);
+    for (int i = 0; i < m->n_faults && !status; i++) {
+        struct mfault *f = &m->faults[i];
+        if (f->times == 0 || f->kind != MOCK_DENY || fnmatch(f->glob, path, 0) != 0)
+            continue;
+        if (f->times > 0)
+            f->times--;
+        status = (unsigned)f->at;
+    }
+    pthread_mutex_unlock(&m->mu);
+    return status;
 }
 
 /* ---- responses ---------------------------------------------------------------------------- */
@@ -551,6 +569,7 @@ static enum MHD_Result serve_file(struct mock_hf *m, struct MHD_Connection *c,
         case MOCK_STALL: b->stall_after = (int64_t)fl[i].at; b->stall_secs = fl[i].secs; break;
         case MOCK_NO_RANGE: no_range = true; break;
         case MOCK_MOVE_BRANCH: break;
+        case MOCK_DENY: break;
         }
     }
     const char *rh = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range");
@@ -813,7 +832,16 @@ static enum MHD_Result resolve(struct mock_hf *m, struct MHD_Connection *c, cons
     snprintf(sha, sizeof(sha), "%s", mc->sha);
     bool cdn = m->use_cdn;
     pthread_mutex_unlock(&m->mu);
-    if (!f) {
+    unsigned deny = f && !cache ? take_deny(m, f->path) : 0;
+    if (deny == 401 || deny == 403) {
+        char msg[600];
+        snprintf(msg, sizeof(msg), deny == 401 ? "Access to model %s is restricted. You must have "
+                 "access to it and be authenticated to access it. Please log in." : "Access to "
+                 "model %s is restricted and you are not in the authorized list. Visit "
+                 "https://huggingface.co/%s to ask for access.", id, id);
+        return send_error(c, deny, "GatedRepo", msg);
+    }
+    if (!f || deny) {
         struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"",
                                                                  MHD_RESPMEM_PERSISTENT);
         MHD_add_response_header(r, "X-Error-Code", "EntryNotFound");

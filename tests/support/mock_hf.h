@@ -25,6 +25,9 @@ enum mock_fault {
                           until mock_hf_release), then drop the connection */
     MOCK_NO_RANGE,     /* ignore Range: 200 with the whole file */
     MOCK_MOVE_BRANCH,  /* after a tree listing is served, point "main" at commit `at` */
+    MOCK_DENY,         /* the Hub's /resolve answers HTTP `at` for the file, as it does for
+                          a gated repo's files (401, 403: GatedRepo) or a missing entry (404:
+                          EntryNotFound); the API calls still work */
 };
 
 struct mock_hf;
