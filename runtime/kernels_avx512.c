@@ -49,27 +49,32 @@ SMALL_DOTN(q5_0, _mm256_or_si256(nibbles_32(x[i].qs),
             _Pragma("GCC unroll 4") for (int t = 0; t < RT_TILE; t++)                            \
                 acc[r][t] = _mm256_setzero_ps();                                                 \
         for (int i = 0; i < n / RT_QK; i++) {                                                    \
-            __m256i wq[RT_TILE], off[RT_TILE], au[RT_TILE];                                      \
-            float dw[RT_TILE], da[RT_TILE];                                                      \
+            /* the rows' codes, offsets and scales stay in registers; per token, the 4 scale    \
+             * products are one multiply, spread to each row's lanes by a shuffle (the FMA      \
+             * ports are what this loop waits on) */                                             \
+            __m256i wq[RT_TILE], off[RT_TILE];                                                   \
+            uint64_t dbits = 0;                                                                  \
             _Pragma("GCC unroll 4") for (int r = 0; r < RT_TILE; r++) {                          \
                 const struct block_##T *x = (const void *)(w8 + r * w_stride);                   \
                 wq[r] = CODES;                                                                   \
                 off[r] = _mm256_sub_epi32(_mm256_setzero_si256(),                                \
                                           _mm256_dpbusd_epi32(_mm256_setzero_si256(), x80, wq[r])); \
-                dw[r] = f16(x[i].d);                                                             \
+                dbits |= (uint64_t)x[i].d << (16 * r);                                           \
             }                                                                                    \
+            __m128 dw = _mm_cvtph_ps(_mm_cvtsi64_si128((long long)dbits));                       \
             _Pragma("GCC unroll 4") for (int t = 0; t < RT_TILE; t++) {                          \
                 const struct block_q8_0 *b = (const struct block_q8_0 *)(const void *)           \
                                                  (a8 + t * a_stride) + i;                        \
-                au[t] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)b->qs), x80);       \
-                da[t] = f16(b->d);                                                               \
-            }                                                                                    \
-            _Pragma("GCC unroll 4") for (int r = 0; r < RT_TILE; r++)                            \
-                _Pragma("GCC unroll 4") for (int t = 0; t < RT_TILE; t++) {                      \
-                    __m256i q = _mm256_dpbusd_epi32(off[r], au[t], wq[r]);                       \
-                    acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(dw[r] * da[t]),                   \
-                                                _mm256_cvtepi32_ps(q), acc[r][t]);               \
+                __m256i au = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)b->qs), x80);  \
+                __m128 p = _mm_mul_ps(dw, _mm_set1_ps(f16(b->d)));                               \
+                __m256 dd = _mm256_set_m128(p, p);                                               \
+                __m256 ds[RT_TILE] = { _mm256_shuffle_ps(dd, dd, 0x00), _mm256_shuffle_ps(dd, dd, 0x55), \
+                                       _mm256_shuffle_ps(dd, dd, 0xAA), _mm256_shuffle_ps(dd, dd, 0xFF) }; \
+                _Pragma("GCC unroll 4") for (int r = 0; r < RT_TILE; r++) {                      \
+                    __m256i q = _mm256_dpbusd_epi32(off[r], au, wq[r]);                          \
+                    acc[r][t] = _mm256_fmadd_ps(ds[r], _mm256_cvtepi32_ps(q), acc[r][t]);        \
                 }                                                                                \
+            }                                                                                    \
         }                                                                                        \
         _Pragma("GCC unroll 4") for (int r = 0; r < RT_TILE; r++)                                \
             _Pragma("GCC unroll 4") for (int t = 0; t < RT_TILE; t++)                            \
