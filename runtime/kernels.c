@@ -557,6 +557,8 @@ static void merge(struct rt_kernels *out, const struct rt_kernels *base,
             out->dot[t] = fast->dot[t];
         if (fast->dotn[t])
             out->dotn[t] = fast->dotn[t];
+        if (fast->dotr[t])
+            out->dotr[t] = fast->dotr[t];
         if (fast->gemm[t]) {   /* a gemm and the form it reads come together */
             out->gemm[t] = fast->gemm[t];
             out->unpack[t] = fast->unpack[t];

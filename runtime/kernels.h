@@ -29,6 +29,10 @@ typedef float (*rt_dot_fn)(int n, const void *w, const void *a);
  * to the single dot (one weight row is unpacked once for all of them). */
 typedef void (*rt_dotn_fn)(int n, const void *w, const void *a, size_t a_stride, int nt,
                            float *out);
+/* Consecutive rows of one weight (row_bytes apart) against one activation row: y[r] = w_r . a,
+ * each the single dot's bits (decoding: the row loop inside the kernel, its setup paid once). */
+typedef void (*rt_dotr_fn)(int n, const void *w, size_t row_bytes, int rows, const void *a,
+                           float *y);
 /* A tile of RT_TILE weight rows (w_stride bytes apart) against RT_TILE activation rows
  * (a_stride apart): y[t * y_stride + r] = w_r . a_t, each bit-identical to the single dot
  * (each weight and activation block is loaded once for the whole tile). */
@@ -45,6 +49,7 @@ typedef void (*rt_quant_fn)(const float *x, void *y, int n);
 
 struct rt_kernels {
     rt_dot_fn dot[LM_TYPE_COUNT];       /* by weight type */
+    rt_dotr_fn dotr[LM_TYPE_COUNT];     /* by weight type, one token; NULL: dot per row */
     rt_dotn_fn dotn[LM_TYPE_COUNT];     /* by weight type, for 2+ tokens; NULL: loop over dot */
     rt_gemm_fn gemm[LM_TYPE_COUNT];     /* by weight type, full tiles; NULL: dotn per row */
     rt_unpack_fn unpack[LM_TYPE_COUNT]; /* NULL: gemm reads the weights as they are */

@@ -307,14 +307,11 @@ static inline __m128i hsum_pair(__m256i h0, __m256i h1)
     return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
 }
 
-static float dot_q4_K(int n, const void *w, const void *a)
+static inline float q4_K_row(int nb, const struct block_q4_K *x, const struct rt_q8_K *y,
+                             const __m256i wm[8])
 {
-    const struct block_q4_K *x = w;
-    const struct rt_q8_K *y = a;
-    const __m256i wm[8] = { word_mask(0, 0), word_mask(1, 1), word_mask(2, 2), word_mask(3, 3),
-                            word_mask(4, 4), word_mask(5, 5), word_mask(6, 6), word_mask(7, 7) };
     float sum = 0.0f;
-    int nb = n / RT_QK_K, i = 0;
+    int i = 0;
     for (; i + 1 < nb; i += 2) {
         prefetch_ahead(&x[i], PF_BLOCKS * sizeof(*x), 2 * sizeof(*x));
         __m128i r = hsum_pair(q4_K_block(&x[i], &y[i], wm), q4_K_block(&x[i + 1], &y[i + 1], wm));
@@ -330,6 +327,22 @@ static float dot_q4_K(int n, const void *w, const void *a)
                        _mm_extract_epi32(r, 1));
     }
     return sum;
+}
+
+#define Q4_K_MASKS { word_mask(0, 0), word_mask(1, 1), word_mask(2, 2), word_mask(3, 3), \
+                     word_mask(4, 4), word_mask(5, 5), word_mask(6, 6), word_mask(7, 7) }
+
+static float dot_q4_K(int n, const void *w, const void *a)
+{
+    const __m256i wm[8] = Q4_K_MASKS;
+    return q4_K_row(n / RT_QK_K, w, a, wm);
+}
+
+static void dotr_q4_K(int n, const void *w, size_t row_bytes, int rows, const void *a, float *y)
+{
+    const __m256i wm[8] = Q4_K_MASKS;
+    for (int r = 0; r < rows; r++)
+        y[r] = q4_K_row(n / RT_QK_K, (const void *)((const uint8_t *)w + r * row_bytes), a, wm);
 }
 
 /* One Q6_K super-block: 8 lanes adding up to isum - 32 * ssum (the codes' bias folded in). */
@@ -371,13 +384,11 @@ static inline __m256i q6_K_block(const struct block_q6_K *x, const struct rt_q8_
                             _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16), 5));
 }
 
-static float dot_q6_K(int n, const void *w, const void *a)
+static inline float q6_K_row(int nb, const struct block_q6_K *x, const struct rt_q8_K *y,
+                             const __m256i wm[4])
 {
-    const struct block_q6_K *x = w;
-    const struct rt_q8_K *y = a;
-    const __m256i wm[4] = { word_mask(0, 1), word_mask(2, 3), word_mask(4, 5), word_mask(6, 7) };
     float sum = 0.0f;
-    int nb = n / RT_QK_K, i = 0;
+    int i = 0;
     for (; i + 1 < nb; i += 2) {
         prefetch_ahead(&x[i], PF_BLOCKS * sizeof(*x), 2 * sizeof(*x));
         __m128i r = hsum_pair(q6_K_block(&x[i], &y[i], wm), q6_K_block(&x[i + 1], &y[i + 1], wm));
@@ -394,6 +405,20 @@ static float dot_q6_K(int n, const void *w, const void *a)
     return sum;
 }
 
+#define Q6_K_MASKS { word_mask(0, 1), word_mask(2, 3), word_mask(4, 5), word_mask(6, 7) }
+
+static float dot_q6_K(int n, const void *w, const void *a)
+{
+    const __m256i wm[4] = Q6_K_MASKS;
+    return q6_K_row(n / RT_QK_K, w, a, wm);
+}
+
+static void dotr_q6_K(int n, const void *w, size_t row_bytes, int rows, const void *a, float *y)
+{
+    const __m256i wm[4] = Q6_K_MASKS;
+    for (int r = 0; r < rows; r++)
+        y[r] = q6_K_row(n / RT_QK_K, (const void *)((const uint8_t *)w + r * row_bytes), a, wm);
+}
 
 /* ---- 32-element blocks ------------------------------------------------------------------- */
 

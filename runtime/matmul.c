@@ -97,6 +97,10 @@ static void rows_tokens(const struct rt_kernels *k, uint32_t type, int cols, con
         float *yt = y + (size_t)t * y_stride;
         int nt = nb - t < TOKENS_PER_DOT ? (int)(nb - t) : TOKENS_PER_DOT;
         uint32_t r = r0;
+        if (nt == 1 && k->dotr[type]) {
+            k->dotr[type](cols, w + r0 * row_bytes, row_bytes, (int)(r1 - r0), at, yt + r0);
+            r = r1;
+        }
         if (nt == RT_TILE) {
             for (; r < tiled; r += RT_TILE)
                 gemm(cols, gw + (r - r0) * g_stride, g_stride, at, stride, yt + r, y_stride);

@@ -1,5 +1,6 @@
 /* test_kernels.c: the runtime's matmul kernels: every SIMD level against the scalar reference
- * (bit for bit: they run the same operations in the same order), and the scalar reference
+ * (bit for bit: they run the same operations in the same order; prompt tiles, several tokens per
+ * row, and one token alone), and the scalar reference
  * against a float64 product of the dequantized weights (catches a block layout read wrong). */
 #include <math.h>
 #include <setjmp.h>
@@ -144,6 +145,16 @@ static void test_kernel(void **state)
             if (memcmp(&got[k], &ref[k], sizeof(float)) != 0)
                 fail_msg("%s x %u [%s]: output %d is %.9g, scalar %.9g", lm_type_get(r->type)->name,
                          cols, lm_kernels_name(level), k, got[k], ref[k]);
+        /* One token at a time: the decoding kernels. */
+        for (int t = 0; t < N_TOK; t++) {
+            assert_int_equal(lm_matmul(level, r->type, wq, N_ROWS, cols, x + (size_t)t * cols, 1,
+                                       got, &err), 0);
+            for (int i = 0; i < N_ROWS; i++)
+                if (memcmp(&got[i], &ref[t * N_ROWS + i], sizeof(float)) != 0)
+                    fail_msg("%s x %u [%s]: token %d alone: row %d is %.9g, scalar %.9g",
+                             lm_type_get(r->type)->name, cols, lm_kernels_name(level), t, i,
+                             got[i], ref[t * N_ROWS + i]);
+        }
     }
     free(w);
     free(x);
