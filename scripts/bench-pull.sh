@@ -8,7 +8,8 @@
 # Two links: raw loopback, where the CPUs are the limit (the line "sha256 floor" is the time one
 # SHA-256 stream per large file needs, on at most as many CPUs as there are, with nothing else
 # running), and loopback with every connection capped at $BENCH_CONN_RATE bytes/s (100 MB/s;
-# 0 skips it), as Hub and CDN downloads are capped per connection.
+# 0 skips it), as Hub and CDN downloads are capped per connection. "cpu" is the process's user +
+# system time (/usr/bin/time), the mock server's not included.
 set -eu
 cd "$(dirname "$0")/.."
 LM=${LM:-./lm}
@@ -84,8 +85,23 @@ stop_server() {
 }
 
 now() { date +%s.%N; }
-best=""
-keep_best() { best=$(echo "$1 ${best:-$1}" | awk '{ print ($1 < $2) ? $1 : $2 }'); }
+# timed CMD...: run it; keep its wall time and CPU time (user + sys) if it is the fastest yet.
+best="" best_cpu=""
+timed() {
+    if [ -x /usr/bin/time ]; then
+        /usr/bin/time -f '%e %U %S' -o "$data/time" "$@"
+        set -- $(tail -n 1 "$data/time")
+        t=$1 cpu=$(echo "$2 $3" | awk '{ print $1 + $2 }')
+    else
+        t0=$(now)
+        "$@"
+        t=$(echo "$(now) $t0" | awk '{ print $1 - $2 }') cpu=""
+    fi
+    if [ -z "$best" ] || [ "$(echo "$t $best" | awk '{ print ($1 < $2) }')" = 1 ]; then
+        best=$t best_cpu=$cpu
+    fi
+}
+cpu_note() { [ -n "$best_cpu" ] && printf '  cpu %.2f s' "$best_cpu"; }
 
 # bench_repo REPO DIR FLOOR: FLOOR=1 prints the SHA-256 floor.
 bench_repo() {
@@ -110,14 +126,13 @@ bench_repo() {
     best=""
     r=0
     while [ $r -lt "$RUNS" ]; do
-        t0=$(now)
-        curl -sfL -K "$data/curl.cfg"
-        keep_best "$(echo "$(now) $t0" | awk '{ print $1 - $2 }')"
+        timed curl -sfL -K "$data/curl.cfg"
         r=$((r + 1))
     done
     curl_s=$best
-    printf '  %-44s %7.2f s  %6.0f MB/s\n' "curl, one file after another -> /dev/null" "$curl_s" \
-        "$(echo "$bytes $curl_s" | awk '{ print $1 / $2 / 1e6 }')"
+    printf '  %-44s %7.2f s  %6.0f MB/s              %s\n' \
+        "curl, one file after another -> /dev/null" "$curl_s" \
+        "$(echo "$bytes $curl_s" | awk '{ print $1 / $2 / 1e6 }')" "$(cpu_note)"
     for where in tmpfs disk; do
         base=$data
         [ $where = disk ] && base=$ondisk
@@ -125,16 +140,15 @@ bench_repo() {
         r=0
         while [ $r -lt "$RUNS" ]; do
             rm -rf "$base/home"
-            t0=$(now)
-            LM_HOME="$base/home" "$LM" --quiet pull "hf.co/bench/$repo" >/dev/null
-            keep_best "$(echo "$(now) $t0" | awk '{ print $1 - $2 }')"
+            LM_HOME="$base/home" timed "$LM" --quiet pull "hf.co/bench/$repo" >/dev/null
             r=$((r + 1))
         done
         LM_HOME="$base/home" "$LM" verify >/dev/null
         rm -rf "$base/home"
-        printf '  %-44s %7.2f s  %6.0f MB/s  %.2f x curl\n' "lm pull, store on $where (verify, fsync)" \
-            "$best" "$(echo "$bytes $best" | awk '{ print $1 / $2 / 1e6 }')" \
-            "$(echo "$best $curl_s" | awk '{ print $1 / $2 }')"
+        printf '  %-44s %7.2f s  %6.0f MB/s  %5.2f x curl%s\n' \
+            "lm pull, store on $where (verify, fsync)" "$best" \
+            "$(echo "$bytes $best" | awk '{ print $1 / $2 / 1e6 }')" \
+            "$(echo "$best $curl_s" | awk '{ print $1 / $2 }')" "$(cpu_note)"
     done
 }
 
