@@ -452,8 +452,9 @@ static double now_s(void)
 }
 
 /* Wait until the bucket holds n bytes, then take them. A connection carries one response at a
- * time (no pipelining), so a bucket per response caps the connection. The reader sleeps: a
- * reader returning 0 is called again at once (a busy loop, microhttpd.h), and connections
+ * time (no pipelining), so a bucket per response caps the connection; each starts full, so
+ * back-to-back responses get RATE_BURST more each (under 2% of a 16 MiB range). The reader
+ * sleeps: one returning 0 is called again at once (a busy loop, microhttpd.h), and connections
  * cannot be suspended in thread-per-connection mode; sleeping blocks only this one's thread. */
 static void pace(struct body *b, uint64_t n)
 {
