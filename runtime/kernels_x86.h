@@ -264,16 +264,17 @@ static inline __m256i q4_K_block(const struct block_q4_K *x, const struct rt_q8_
                                  const __m256i wm[8])
 {
     const __m256i m4 = _mm256_set1_epi8(0x0F);
-    /* scale_min_k4 in registers: u0 u1 the 8 scales, u2 u3 the 8 mins */
-    uint32_t u[3];
-    memcpy(u, x->scales, 12);
-    uint32_t u3 = ((u[2] >> 4) & 0x0f0f0f0f) | (((u[1] >> 6) & 0x03030303) << 4);
-    uint32_t u2 = u[1] & 0x3f3f3f3f;
-    uint32_t u1 = (u[2] & 0x0f0f0f0f) | (((u[0] >> 6) & 0x03030303) << 4);
-    uint32_t u0 = u[0] & 0x3f3f3f3f;
-    __m256i scales = _mm256_broadcastsi128_si256(
-        _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)u1, (int)u0)));
-    __m128i mn = _mm_set_epi32(0, 0, (int)u3, (int)u2);
+    /* scale_min_k4 on the four 32-bit lanes at once: [u0 u1 u2 u3], the 8 scales then the 8
+     * mins (the 16-byte load ends inside qs, within the block) */
+    __m128i raw = _mm_loadu_si128((const __m128i *)x->scales);
+    __m128i lo = _mm_and_si128(_mm_srlv_epi32(_mm_shuffle_epi32(raw, _MM_SHUFFLE(2, 1, 2, 0)),
+                                              _mm_setr_epi32(0, 0, 0, 4)),
+                               _mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+    __m128i hi = _mm_and_si128(_mm_srli_epi32(_mm_shuffle_epi32(raw, _MM_SHUFFLE(1, 1, 0, 0)), 2),
+                               _mm_setr_epi32(0, 0x30303030, 0, 0x30303030));
+    __m128i u = _mm_or_si128(lo, hi);
+    __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(u));
+    __m128i mn = _mm_unpackhi_epi64(u, u);
     __m256i mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn, mn));
     __m256i acc0 = _mm256_setzero_si256(), acc1 = acc0;
     for (int c = 0; c < 4; c++) {
@@ -307,6 +308,24 @@ static inline __m128i hsum_pair(__m256i h0, __m256i h1)
     return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
 }
 
+/* kfinish of two super-blocks from [isum0 msum0 isum1 msum1], added to sum in order: the
+ * same products and differences, four lanes at a time (the vector pipes are what the decoding
+ * dots wait on; this takes a dozen scalar float steps off them). dm0 and dm1 point at each
+ * block's adjacent f16 d and dmin. */
+static inline float kfinish_pair(float sum, const uint16_t *dm0, const uint16_t *dm1,
+                                 const struct rt_q8_K *y, __m128i r)
+{
+    uint32_t a, b;
+    memcpy(&a, dm0, 4);
+    memcpy(&b, dm1, 4);
+    __m128 dm = _mm_cvtph_ps(_mm_setr_epi32((int)a, (int)b, 0, 0));    /* d0 dmin0 d1 dmin1 */
+    __m128 yd = _mm_setr_ps(y[0].d, y[0].d, y[1].d, y[1].d);
+    __m128 t = _mm_mul_ps(_mm_mul_ps(dm, yd), _mm_cvtepi32_ps(r));
+    __m128 res = _mm_hsub_ps(t, t);
+    sum += _mm_cvtss_f32(res);
+    return sum + _mm_cvtss_f32(_mm_movehdup_ps(res));
+}
+
 static inline float q4_K_row(int nb, const struct block_q4_K *x, const struct rt_q8_K *y,
                              const __m256i wm[8])
 {
@@ -315,10 +334,7 @@ static inline float q4_K_row(int nb, const struct block_q4_K *x, const struct rt
     for (; i + 1 < nb; i += 2) {
         prefetch_ahead(&x[i], PF_BLOCKS * sizeof(*x), 2 * sizeof(*x));
         __m128i r = hsum_pair(q4_K_block(&x[i], &y[i], wm), q4_K_block(&x[i + 1], &y[i + 1], wm));
-        sum += kfinish(f16(x[i].d), f16(x[i].dmin), &y[i], _mm_cvtsi128_si32(r),
-                       _mm_extract_epi32(r, 1));
-        sum += kfinish(f16(x[i + 1].d), f16(x[i + 1].dmin), &y[i + 1], _mm_extract_epi32(r, 2),
-                       _mm_extract_epi32(r, 3));
+        sum = kfinish_pair(sum, &x[i].d, &x[i + 1].d, &y[i], r);
     }
     if (i < nb) {
         __m256i h = q4_K_block(&x[i], &y[i], wm);
@@ -392,9 +408,13 @@ static inline float q6_K_row(int nb, const struct block_q6_K *x, const struct rt
     for (; i + 1 < nb; i += 2) {
         prefetch_ahead(&x[i], PF_BLOCKS * sizeof(*x), 2 * sizeof(*x));
         __m128i r = hsum_pair(q6_K_block(&x[i], &y[i], wm), q6_K_block(&x[i + 1], &y[i + 1], wm));
-        r = _mm_hadd_epi32(r, r);
-        sum += kfinish(f16(x[i].d), 0.0f, &y[i], _mm_cvtsi128_si32(r), 0);
-        sum += kfinish(f16(x[i + 1].d), 0.0f, &y[i + 1], _mm_extract_epi32(r, 1), 0);
+        /* kfinish with no mins, both blocks in two lanes (d * yd * isum; subtracting the zero
+         * min term changes no bits of what is added to sum) */
+        __m128 d = _mm_cvtph_ps(_mm_setr_epi16((short)x[i].d, (short)x[i + 1].d, 0, 0, 0, 0, 0, 0));
+        __m128 t = _mm_mul_ps(_mm_mul_ps(d, _mm_setr_ps(y[i].d, y[i + 1].d, 0.0f, 0.0f)),
+                              _mm_cvtepi32_ps(_mm_hadd_epi32(r, r)));
+        sum += _mm_cvtss_f32(t);
+        sum += _mm_cvtss_f32(_mm_movehdup_ps(t));
     }
     if (i < nb) {
         __m256i v = q6_K_block(&x[i], &y[i], wm);
