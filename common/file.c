@@ -43,6 +43,18 @@ int lm_map_open(struct lm_map *m, const char *path, struct lm_err *err)
     return 0;
 }
 
+void lm_map_advise_huge(const struct lm_map *m)
+{
+#ifdef MADV_HUGEPAGE
+    /* Pages faulted in after this come as large folios where the kernel and file system can;
+     * what is already cached keeps its folios. */
+    if (m->data && m->len > 0)
+        (void)madvise((void *)m->data, (size_t)m->len, MADV_HUGEPAGE);
+#else
+    (void)m;
+#endif
+}
+
 void lm_map_close(struct lm_map *m)
 {
     if (m->data)

