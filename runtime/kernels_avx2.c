@@ -327,7 +327,10 @@ const struct rt_kernels rt_kernels_avx2 = {
         [LM_TYPE_Q3_K] = dot_q3_K, [LM_TYPE_Q4_K] = dot_q4_K, [LM_TYPE_Q5_K] = dot_q5_K,
         [LM_TYPE_Q6_K] = dot_q6_K,
     },
-    .dotr = { [LM_TYPE_Q4_K] = dotr_q4_K, [LM_TYPE_Q6_K] = dotr_q6_K },
+    .dotr = {
+        [LM_TYPE_Q8_0] = dotr_q8_0, [LM_TYPE_Q4_0] = dotr_q4_0, [LM_TYPE_Q5_0] = dotr_q5_0,
+        [LM_TYPE_Q4_K] = dotr_q4_K, [LM_TYPE_Q6_K] = dotr_q6_K,
+    },
     .dotn = {
         [LM_TYPE_Q8_0] = dotn_q8_0, [LM_TYPE_Q4_0] = dotn_q4_0, [LM_TYPE_Q5_0] = dotn_q5_0,
         [LM_TYPE_Q2_K] = dotn_q2_K, [LM_TYPE_Q3_K] = dotn_q3_K, [LM_TYPE_Q4_K] = dotn_q4_K,

@@ -189,7 +189,10 @@ const struct rt_kernels rt_kernels_avx512 = {
         [LM_TYPE_Q8_0] = dot_q8_0, [LM_TYPE_Q4_0] = dot_q4_0, [LM_TYPE_Q5_0] = dot_q5_0,
         [LM_TYPE_Q4_K] = dot_q4_K, [LM_TYPE_Q6_K] = dot_q6_K,   /* kernels_x86.h, with dpwssd */
     },
-    .dotr = { [LM_TYPE_Q4_K] = dotr_q4_K, [LM_TYPE_Q6_K] = dotr_q6_K },
+    .dotr = {
+        [LM_TYPE_Q8_0] = dotr_q8_0, [LM_TYPE_Q4_0] = dotr_q4_0, [LM_TYPE_Q5_0] = dotr_q5_0,
+        [LM_TYPE_Q4_K] = dotr_q4_K, [LM_TYPE_Q6_K] = dotr_q6_K,
+    },
     .dotn = {
         [LM_TYPE_Q8_0] = dotn_q8_0, [LM_TYPE_Q4_0] = dotn_q4_0, [LM_TYPE_Q5_0] = dotn_q5_0,
     },

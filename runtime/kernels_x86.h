@@ -442,9 +442,12 @@ static void dotr_q6_K(int n, const void *w, size_t row_bytes, int rows, const vo
 
 /* ---- 32-element blocks ------------------------------------------------------------------- */
 
-/* Q8_0, Q4_0, Q5_0 against Q8_0: one token, or exactly 4 (each weight block decoded once for
- * all four), accumulators in registers. The including file defines block_token(ax, qx, d, a, b,
+/* Q8_0, Q4_0, Q5_0 against Q8_0: one token (one row, or a thread's rows for decoding), or exactly
+ * 4 (each weight block decoded once for all four), accumulators in registers. The including file defines block_token(ax, qx, d, a, b,
  * acc): acc += d * d_b * the 8 lane sums of block b of activation row a. */
+/* How far ahead the one-token row loop asks for weights (a line per block: blocks are under a
+ * line, so some lines are asked for twice, which costs a load slot and nothing else). */
+#define PF_SMALL_BYTES 2048
 #define SMALL_DOTN(T, CODES)                                                                    \
     static float dot_##T(int n, const void *w, const void *a)                                   \
     {                                                                                           \
@@ -455,6 +458,20 @@ static void dotr_q6_K(int n, const void *w, size_t row_bytes, int rows, const vo
             acc = block_token(_mm256_sign_epi8(qx, qx), qx, f16(x[i].d), a, i, acc);            \
         }                                                                                       \
         return hsum_float_8(acc);                                                               \
+    }                                                                                           \
+    static void dotr_##T(int n, const void *w, size_t row_bytes, int rows, const void *a,       \
+                         float *y)                                                              \
+    {                                                                                           \
+        for (int r = 0; r < rows; r++) {                                                        \
+            const struct block_##T *x = (const void *)((const uint8_t *)w + r * row_bytes);     \
+            __m256 acc = _mm256_setzero_ps();                                                   \
+            for (int i = 0; i < n / RT_QK; i++) {                                               \
+                prefetch_ahead(&x[i], PF_SMALL_BYTES, 1);                                       \
+                __m256i qx = CODES;                                                             \
+                acc = block_token(_mm256_sign_epi8(qx, qx), qx, f16(x[i].d), a, i, acc);        \
+            }                                                                                   \
+            y[r] = hsum_float_8(acc);                                                           \
+        }                                                                                       \
     }                                                                                           \
     static void dotn_##T(int n, const void *w, const void *a, size_t a_stride, int nt,          \
                          float *out)                                                            \

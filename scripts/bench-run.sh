@@ -29,6 +29,10 @@ done
 
 # 510 letters: BOS, "▁" and 510 times "a" = 512 tokens with bench-model's vocabulary.
 prompt=$(printf '%510s' '' | tr ' ' a)
+# Each tool starts from the model file out of the page cache (a cold start, as after a reboot),
+# so neither inherits the other's page-cache layout: decoding speed depends on whether the
+# file's pages are cached as large folios (huge TLB entries) or as 4 KiB pages.
+evict() { dd if="$1" iflag=nocache count=0 status=none 2>/dev/null || true; }
 rate() { sed -n "s/^$1: *\([0-9.]*\).*/\1/p" "$2"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
@@ -41,6 +45,7 @@ for q in Q8_0 Q4_K_M; do
     tlog="$dir/run-$q-tg.log"
     # As llama-bench does: the prompt alone (pp512), then generation from an empty context
     # (tg128; the prompt is BOS and one token).
+    evict "$m"
     /usr/bin/time -f 'rss %M' ./lm run --raw --verbose --temperature 0 -t "$threads" \
         --ctx 1024 -n 1 "$m" "$prompt" >/dev/null 2>"$log"
     /usr/bin/time -f 'rss %M' ./lm run --raw --verbose --ignore-eos --temperature 0 -t "$threads" \
@@ -54,6 +59,7 @@ for q in Q8_0 Q4_K_M; do
     printf '%-8s %6s MB %12s %12s %7s MB' "$q" "$size" "$pp" "$tg" "$((rss / 1024))"
     if [ -n "${LLAMA_BENCH:-}" ]; then
         csv="$dir/llama-bench-$q.csv"
+        evict "$m"
         "$LLAMA_BENCH" -m "$m" -p 512 -n 128 -t "$threads" -o csv >"$csv" 2>/dev/null
         # llama-bench quotes the values but not the header; drop every quote first.
         col() { tr -d '"' <"$csv" | awk -F, -v key="$1" -v val="$2" \
