@@ -104,8 +104,9 @@ struct lm_map {
 };
 int lm_map_open(struct lm_map *m, const char *path, struct lm_err *err);
 void lm_map_close(struct lm_map *m);
-/* Ask for huge pages behind a mapping that is read end to end many times (model weights during
- * inference: 2 MiB pages cut the TLB misses of streaming the weights). A hint; never fails. */
+/* Prepare a mapping that is read end to end many times (model weights during inference): ask
+ * for huge pages and read it ahead, so the weights stream with few TLB misses. A hint; never
+ * fails. */
 void lm_map_advise_huge(const struct lm_map *m);
 
 int lm_read_file(const char *path, size_t max, struct lm_buf *out, struct lm_err *err);

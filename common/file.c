@@ -45,14 +45,24 @@ int lm_map_open(struct lm_map *m, const char *path, struct lm_err *err)
 
 void lm_map_advise_huge(const struct lm_map *m)
 {
+    if (!m->data || m->len == 0)
+        return;
 #ifdef MADV_HUGEPAGE
-    /* Pages faulted in after this come as large folios where the kernel and file system can;
-     * what is already cached keeps its folios. */
-    if (m->data && m->len > 0)
-        (void)madvise((void *)m->data, (size_t)m->len, MADV_HUGEPAGE);
-#else
-    (void)m;
+    (void)madvise((void *)m->data, (size_t)m->len, MADV_HUGEPAGE);
 #endif
+    /* Read the whole file in now, in order: the kernel then caches it in large folios, which it
+     * maps 2 MiB at a time. Left to the first forward pass, the pages come in the order the
+     * tensors are first touched and land in small folios (and an asynchronous read-ahead
+     * races those touches). Pages already cached keep the folios they have. Only for a file
+     * that fits in memory twice over; a larger one is paged as the passes go. */
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    bool fits = pages > 0 && page > 0 && m->len / 2 < (uint64_t)pages / 2 * (uint64_t)page;
+#ifdef MADV_POPULATE_READ
+    if (fits && madvise((void *)m->data, (size_t)m->len, MADV_POPULATE_READ) == 0)
+        return;
+#endif
+    if (fits)
+        (void)madvise((void *)m->data, (size_t)m->len, MADV_WILLNEED);
 }
 
 void lm_map_close(struct lm_map *m)

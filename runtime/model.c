@@ -309,6 +309,9 @@ struct lm_net *lm_net_from_gguf(struct gguf *g, const char *path, struct lm_err 
     }
     if (load_hparams(&ld) < 0 || load_tensors(&ld) < 0 || check_token_ids(&ld) < 0)
         goto fail;
+    /* Decoding streams every weight once per token: from 2 MiB pages it runs well faster than
+     * from 4 KiB ones (bench model, Q4_K_M: ~44 -> ~50 tokens/s with 2 threads). */
+    gguf_advise_huge(g);
     return m;
 fail:
     lm_net_close(m);
@@ -318,12 +321,7 @@ fail:
 struct lm_net *lm_net_open(const char *path, struct lm_err *err)
 {
     struct gguf *g = gguf_open(path, err);
-    if (!g)
-        return NULL;
-    /* Decoding streams every weight once per token: with 2 MiB pages it runs about 14% faster
-     * on the bench model (where the page cache can hold the file in large folios). */
-    gguf_advise_huge(g);
-    return lm_net_from_gguf(g, path, err);
+    return g ? lm_net_from_gguf(g, path, err) : NULL;
 }
 
 void lm_net_close(struct lm_net *m)
