@@ -10,7 +10,7 @@
 #include "model.h"
 #include "../common/banned.h"
 
-#define BLOCK_ROWS 16        /* rows that sweep all tokens together (their weights stay in L1) */
+#define BLOCK_ROWS 8        /* rows that sweep all tokens together (their weights stay in L1) */
 #define CHUNKS_PER_THREAD 4  /* contiguous row ranges per thread, for balance when one is slow */
 #define TOKENS_PER_DOT RT_TILE   /* activation rows per weight-row unpack */
 #define MAX_GROUP 3
