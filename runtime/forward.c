@@ -235,7 +235,9 @@ static void attend_f16(const struct att_job *j, const float *q, uint32_t kvh, ui
     lm_f32_to_f16_row(q, q16, hd);
     memset(acc, 0, hd * sizeof(uint16_t));
     float m = -INFINITY, s_sum = 0.0f;
-    for (uint32_t p = 0; p < n_kv; p++) {
+    if (j->k->attend_f16)
+        s_sum = j->k->attend_f16((int)hd, q16, kc, vc, c->kv_dim, n_kv, scale, acc);
+    for (uint32_t p = 0; !j->k->attend_f16 && p < n_kv; p++) {
         float s = j->k->dot_f16((int)hd, kc + (size_t)p * c->kv_dim, q16) * scale;
         float ms = 1.0f, vs = 1.0f;
         if (s > m) {

@@ -571,6 +571,7 @@ static void merge(struct rt_kernels *out, const struct rt_kernels *base,
     TAKE(mad_f16);
     TAKE(scale_f16);
     TAKE(dot_f16);
+    TAKE(attend_f16);
     TAKE(swiglu);
 #undef TAKE
 }

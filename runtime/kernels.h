@@ -60,6 +60,12 @@ struct rt_kernels {
     void (*mad_f16)(int n, uint16_t *y, const uint16_t *x, float v);
     void (*scale_f16)(int n, uint16_t *y, float v);
     float (*dot_f16)(int n, const uint16_t *x, const uint16_t *y);
+    /* One query (q, f16) over n_kv cached f16 K and V rows `stride` elements apart: ggml's
+     * flash-attention recurrence (online softmax, V summed into acc in f16) with the steps of
+     * dot_f16, scale_f16 and mad_f16, fused so the loop over positions makes no calls. Returns
+     * the softmax denominator; acc must start at zero. NULL: forward.c runs the steps itself. */
+    float (*attend_f16)(int hd, const uint16_t *q, const uint16_t *k, const uint16_t *v,
+                        size_t stride, uint32_t n_kv, float scale, uint16_t *acc);
     /* One row: out[i] = silu(g[i]) * u[i] (ggml's vector expf restarts at each row). */
     void (*swiglu)(int n, float *out, const float *g, const float *u);
 };

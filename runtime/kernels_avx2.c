@@ -223,7 +223,7 @@ static inline float dot_float(uint32_t type, int n, const void *w, const void *a
         h = _mm_hadd_ps(h, h);
         sum = (double)_mm_cvtss_f32(_mm_hadd_ps(h, h));
     }
-    return (float)rt_dot_tail(type, sum, w, a, np, n);
+    return np == n ? (float)sum : (float)rt_dot_tail(type, sum, w, a, np, n);
 }
 
 static float dot_f32(int n, const void *w, const void *a) { return dot_float(LM_TYPE_F32, n, w, a); }
@@ -248,7 +248,8 @@ static void mad_f32(int n, float *y, const float *x, float v)
         y[i] += x[i] * v;
 }
 
-static void mad_f16(int n, uint16_t *y, const uint16_t *x, float v)
+static inline __attribute__((always_inline)) void mad_f16(int n, uint16_t *y, const uint16_t *x,
+                                                          float v)
 {
     __m256 vv = _mm256_set1_ps(v);
     int i = 0;
@@ -261,7 +262,7 @@ static void mad_f16(int n, uint16_t *y, const uint16_t *x, float v)
         y[i] = lm_f32_to_f16(f16(y[i]) + f16(x[i]) * v);
 }
 
-static void scale_f16(int n, uint16_t *y, float v)
+static inline __attribute__((always_inline)) void scale_f16(int n, uint16_t *y, float v)
 {
     __m256 vv = _mm256_set1_ps(v);
     int i = 0;
@@ -271,6 +272,27 @@ static void scale_f16(int n, uint16_t *y, float v)
     }
     for (; i < n; i++)
         y[i] = lm_f32_to_f16(f16(y[i]) * v);
+}
+
+static float attend_f16(int hd, const uint16_t *q, const uint16_t *k, const uint16_t *v,
+                        size_t stride, uint32_t n_kv, float scale, uint16_t *acc)
+{
+    float m = -INFINITY, s_sum = 0.0f;
+    for (uint32_t p = 0; p < n_kv; p++) {
+        float s = dot_f16_f16(hd, k + p * stride, q) * scale;
+        float ms = 1.0f, vs = 1.0f;
+        if (s > m) {
+            float m_old = m;
+            m = s;
+            ms = expf(m_old - m);
+            scale_f16(hd, acc, ms);
+        } else {
+            vs = expf(s - m);
+        }
+        mad_f16(hd, acc, v + p * stride, vs);
+        s_sum = s_sum * ms + vs;
+    }
+    return s_sum;
 }
 
 /* ggml_v_expf, AVX2 form (ARM optimized-routines polynomial). */
@@ -344,5 +366,6 @@ const struct rt_kernels rt_kernels_avx2 = {
     .mad_f16 = mad_f16,
     .scale_f16 = scale_f16,
     .dot_f16 = dot_f16_f16,
+    .attend_f16 = attend_f16,
     .swiglu = swiglu,
 };
