@@ -467,12 +467,77 @@ static void test_batches(void **state)
     lm_net_close(m);
 }
 
+/* Logits of a prompt (prompt tiles) and then of single tokens (decoding) at one kernel level. */
+static float *level_logits(struct lm_net *m, int level, const int32_t *ids, uint32_t n_vocab)
+{
+    struct lm_err err;
+    if (lm_kernels_set_level(level, &err) != 0)
+        return NULL;
+    struct lm_ctx_params cp = { .n_ctx = 64, .n_batch = 32, .n_threads = 2 };
+    struct lm_ctx *c = lm_ctx_new(m, &cp, &err);
+    assert_non_null(c);
+    float *out = malloc(sizeof(float) * 34 * n_vocab);
+    assert_non_null(out);
+    assert_int_equal(lm_ctx_eval(c, ids, 30, true, &err), 0);
+    uint32_t n_out;
+    memcpy(out, lm_ctx_logits(c, &n_out), sizeof(float) * 30 * n_vocab);
+    assert_int_equal(n_out, 30);
+    for (int t = 30; t < 34; t++) {
+        assert_int_equal(lm_ctx_eval(c, ids + t, 1, true, &err), 0);
+        memcpy(out + (size_t)t * n_vocab, lm_ctx_logits(c, &n_out), sizeof(float) * n_vocab);
+    }
+    lm_ctx_free(c);
+    return out;
+}
+
+/* The whole forward pass at every SIMD level the CPU has gives the scalar reference's logits,
+ * bit for bit, for the weight types the bench models use. */
+static void test_levels(void **state)
+{
+    (void)state;
+    static const char *const files[] = { "tiny-llama-256-Q4_K_M.gguf", "tiny-llama-256-Q8_0.gguf",
+                                         "tiny-llama-256-Q4_0.gguf" };
+    if (!lm_models())
+        skip();
+    int saved = lm_kernels_level();
+    int32_t ids[34];
+    for (int i = 0; i < 34; i++)
+        ids[i] = i == 0 ? 1 : (int32_t)((i * 37 + 11) % 250);
+    for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+        char path[1024];
+        if (!model_file("tiny-llama-256", files[f], path, sizeof(path)))
+            continue;
+        struct lm_err err;
+        struct lm_net *m = lm_net_open(path, &err);
+        assert_non_null(m);
+        uint32_t n_vocab = lm_net_hparams(m)->n_vocab;
+        float *ref = level_logits(m, LM_CPU_SCALAR, ids, n_vocab);
+        assert_non_null(ref);
+        for (int level = LM_CPU_AVX2; level <= LM_CPU_AVX512; level++) {
+            float *got = level_logits(m, level, ids, n_vocab);
+            if (!got) {
+                print_message("# %s kernels: this CPU cannot run them\n", lm_kernels_name(level));
+                continue;
+            }
+            for (size_t k = 0; k < (size_t)34 * n_vocab; k++)
+                if (memcmp(&got[k], &ref[k], sizeof(float)) != 0)
+                    fail_msg("%s [%s]: position %zu logit %zu is %.9g, scalar %.9g", files[f],
+                             lm_kernels_name(level), k / n_vocab, k % n_vocab, got[k], ref[k]);
+            free(got);
+        }
+        free(ref);
+        lm_net_close(m);
+    }
+    struct lm_err err;
+    assert_int_equal(lm_kernels_set_level(saved, &err), 0);
+}
+
 #define N_LOGITS (sizeof(logits_rows) / sizeof(logits_rows[0]))
 #define N_GEN (sizeof(gen_rows) / sizeof(gen_rows[0]))
 
 int main(void)
 {
-    struct CMUnitTest tests[N_LOGITS + N_GEN + 1];
+    struct CMUnitTest tests[N_LOGITS + N_GEN + 2];
     static char names[N_LOGITS + N_GEN][64];
     size_t n = 0;
     for (size_t i = 0; i < N_LOGITS; i++, n++) {
@@ -487,6 +552,8 @@ int main(void)
         tests[n] = (struct CMUnitTest){ names[n], test_generate, NULL, NULL,
                                         (void *)&gen_rows[i] };
     }
+    tests[n++] = (struct CMUnitTest){ "every kernel level gives the scalar logits", test_levels,
+                                      NULL, NULL, NULL };
     tests[n++] = (struct CMUnitTest){ "batch sizes give the same logits", test_batches, NULL, NULL,
                                       NULL };
     return _cmocka_run_group_tests("runtime", tests, n, NULL, NULL);
