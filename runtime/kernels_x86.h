@@ -464,7 +464,7 @@ static void dotr_q6_K(int n, const void *w, size_t row_bytes, int rows, const vo
             const struct block_##T *x = (const void *)((const uint8_t *)w + r * row_bytes);     \
             __m256 acc = _mm256_setzero_ps();                                                   \
             for (int i = 0; i < n / RT_QK; i++) {                                               \
-                prefetch_ahead(&x[i], PF_AHEAD, 1);   /* a block is under a line */         \
+                prefetch_ahead(&x[i], PF_AHEAD, 1);   /* a block is under a line */             \
                 __m256i qx = CODES;                                                             \
                 acc = block_token(_mm256_sign_epi8(qx, qx), qx, f16(x[i].d), a, i, acc);        \
             }                                                                                   \
