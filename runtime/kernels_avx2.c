@@ -353,6 +353,15 @@ const struct rt_kernels rt_kernels_avx2 = {
         [LM_TYPE_Q8_0] = dotr_q8_0, [LM_TYPE_Q4_0] = dotr_q4_0, [LM_TYPE_Q5_0] = dotr_q5_0,
         [LM_TYPE_Q4_K] = dotr_q4_K, [LM_TYPE_Q6_K] = dotr_q6_K,
     },
+    .gemm = {   /* kernels_x86.h: K-quant tiles over rows unpacked once per matmul */
+        [LM_TYPE_Q2_K] = gemm_q2_K, [LM_TYPE_Q3_K] = gemm_q3_K, [LM_TYPE_Q4_K] = gemm_q4_K,
+        [LM_TYPE_Q5_K] = gemm_q5_K, [LM_TYPE_Q6_K] = gemm_q6_K,
+    },
+    .unpack = {
+        [LM_TYPE_Q2_K] = unpack_row_q2_K, [LM_TYPE_Q3_K] = unpack_row_q3_K,
+        [LM_TYPE_Q4_K] = unpack_row_q4_K, [LM_TYPE_Q5_K] = unpack_row_q5_K,
+        [LM_TYPE_Q6_K] = unpack_row_q6_K,
+    },
     .dotn = {
         [LM_TYPE_Q8_0] = dotn_q8_0, [LM_TYPE_Q4_0] = dotn_q4_0, [LM_TYPE_Q5_0] = dotn_q5_0,
         [LM_TYPE_Q2_K] = dotn_q2_K, [LM_TYPE_Q3_K] = dotn_q3_K, [LM_TYPE_Q4_K] = dotn_q4_K,

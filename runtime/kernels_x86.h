@@ -441,6 +441,111 @@ static void dotr_q6_K(int n, const void *w, size_t row_bytes, int rows, const vo
         y[r] = q6_K_row(n / RT_QK_K, (const void *)((const uint8_t *)w + r * row_bytes), a, wm);
 }
 
+/* ---- K-quants: tiles of 4 weight rows x 4 tokens ----------------------------------------- */
+
+/* [sum of v[0]'s lanes, ..., sum of v[7]'s lanes]. */
+static inline __m256i reduce8(const __m256i v[8])
+{
+    __m256i q0 = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+    __m256i q1 = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
+    return _mm256_add_epi32(_mm256_permute2x128_si256(q0, q1, 0x20),
+                            _mm256_permute2x128_si256(q0, q1, 0x31));
+}
+
+/* Rows a pass keeps in accumulators: 16 with AVX-512's 32 registers, 8 with AVX2's 16. */
+#ifdef __AVX512VL__
+#define KT_ROWS 4
+#else
+#define KT_ROWS 2
+#endif
+
+/* The rows arrive unpacked (struct ksb per super-block, by unpack_row_T once per matmul);
+ * the integer sums are exact, and the float epilogue runs on 8 outputs (2 rows x 4 tokens) at
+ * once with the single dot's operations in its order. Every K-quant has either mins or a code
+ * bias, never both, so one product of the block sums serves either. */
+static inline __attribute__((always_inline)) void
+ktile(int n, const void *w, size_t w_stride, const void *a, size_t a_stride, float *y,
+      size_t y_stride, const int bias)
+{
+    const uint8_t *w8 = w, *a8 = a;
+    __m256 out[2] = { _mm256_setzero_ps(), _mm256_setzero_ps() };   /* rows 0-1, rows 2-3 */
+    for (int i = 0; i < n / RT_QK_K; i++) {
+        const struct rt_q8_K *yq[RT_TILE];
+        _Pragma("GCC unroll 4") for (int t = 0; t < RT_TILE; t++)
+            yq[t] = (const struct rt_q8_K *)(const void *)(a8 + t * a_stride) + i;
+        _Pragma("GCC unroll 2") for (int r0 = 0; r0 < RT_TILE; r0 += KT_ROWS) {
+            const struct ksb *b[KT_ROWS];
+            __m256i acc[KT_ROWS][RT_TILE];
+            _Pragma("GCC unroll 4") for (int r = 0; r < KT_ROWS; r++) {
+                b[r] = (const struct ksb *)(const void *)(w8 + (r0 + r) * w_stride) + i;
+                _Pragma("GCC unroll 4") for (int t = 0; t < RT_TILE; t++)
+                    acc[r][t] = _mm256_setzero_si256();
+            }
+            for (int k = 0; k < 8; k++) {
+                _Pragma("GCC unroll 4") for (int t = 0; t < RT_TILE; t++) {
+                    __m256i yv = _mm256_loadu_si256((const __m256i *)(yq[t]->qs + 32 * k));
+                    _Pragma("GCC unroll 4") for (int r = 0; r < KT_ROWS; r++)
+                        acc[r][t] = madd_acc(acc[r][t], _mm256_maddubs_epi16(b[r]->q[k], yv),
+                                             b[r]->sc[k]);
+                }
+            }
+            _Pragma("GCC unroll 2") for (int p = 0; p < KT_ROWS; p += 2) {
+                __m256i v[8], m[8];
+                _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {
+                    const struct ksb *bj = b[p + j / 4];
+                    v[j] = acc[p + j / 4][j % 4];
+                    m[j] = _mm256_madd_epi16(
+                        _mm256_loadu_si256((const __m256i *)yq[j % 4]->bsums),
+                        bias ? bj->sc16 : bj->mn16);
+                }
+                __m256i is = reduce8(v), ms = reduce8(m);
+                if (bias) {
+                    is = _mm256_sub_epi32(is, _mm256_mullo_epi32(ms, _mm256_set1_epi32(bias)));
+                    ms = _mm256_setzero_si256();
+                }
+                const struct ksb *b0 = b[p], *b1 = b[p + 1];
+                __m256 d = _mm256_setr_m128(_mm_set1_ps(b0->d), _mm_set1_ps(b1->d));
+                __m256 dm = _mm256_setr_m128(_mm_set1_ps(b0->dmin), _mm_set1_ps(b1->dmin));
+                __m128 yd4 = _mm_setr_ps(yq[0]->d, yq[1]->d, yq[2]->d, yq[3]->d);
+                __m256 yd = _mm256_setr_m128(yd4, yd4);
+                __m256 res = _mm256_sub_ps(
+                    _mm256_mul_ps(_mm256_mul_ps(d, yd), _mm256_cvtepi32_ps(is)),
+                    _mm256_mul_ps(_mm256_mul_ps(dm, yd), _mm256_cvtepi32_ps(ms)));
+                out[(r0 + p) / 2] = _mm256_add_ps(out[(r0 + p) / 2], res);
+            }
+        }
+    }
+    float o[16];
+    _mm256_storeu_ps(o, out[0]);
+    _mm256_storeu_ps(o + 8, out[1]);
+    for (int r = 0; r < RT_TILE; r++)
+        for (int t = 0; t < RT_TILE; t++)
+            y[t * y_stride + r] = o[4 * r + t];
+}
+
+#define KGEMM(T, UNPACK, BIAS)                                                                   \
+    static void unpack_row_##T(int n, const void *w, void *out)                                  \
+    {                                                                                            \
+        const struct block_##T *xs = w;                                                          \
+        struct ksb *bs = out;                                                                    \
+        for (int i = 0; i < n / RT_QK_K; i++) {                                                  \
+            const struct block_##T *x = &xs[i];                                                  \
+            struct ksb *bp = &bs[i];                                                             \
+            UNPACK;                                                                              \
+        }                                                                                        \
+    }                                                                                            \
+    static void gemm_##T(int n, const void *w, size_t w_stride, const void *a, size_t a_stride,  \
+                         float *y, size_t y_stride)                                              \
+    {                                                                                            \
+        ktile(n, w, w_stride, a, a_stride, y, y_stride, BIAS);                                   \
+    }
+KGEMM(q2_K, unpack_q2_K(x, bp), 0)
+KGEMM(q3_K, unpack_q3_K(x, bp), 4)
+KGEMM(q4_K, unpack_q45_K(x->d, x->dmin, x->scales, x->qs, NULL, bp), 0)
+KGEMM(q5_K, unpack_q45_K(x->d, x->dmin, x->scales, x->qs, x->qh, bp), 0)
+KGEMM(q6_K, unpack_q6_K(x, bp), 32)
+#undef KGEMM
+
 /* ---- 32-element blocks ------------------------------------------------------------------- */
 
 /* Q8_0, Q4_0, Q5_0 against Q8_0: one token (one row, or a thread's rows for decoding), or exactly
