@@ -7,13 +7,13 @@
 #
 #   BENCH_DIR     where the models are made and kept (default $TMPDIR/lm-bench; ~3.4 GB)
 #   BENCH_LAYERS  layers (default 22; fewer for a quick look)
-#   BENCH_RUNS    rounds, best kept (default 3)
+#   BENCH_RUNS    rounds, best kept (default 5)
 set -eu
 cd "$(dirname "$0")/.."
 dir=${BENCH_DIR:-${TMPDIR:-/tmp}/lm-bench}
 threads=${BENCH_THREADS:-2}
 layers=${BENCH_LAYERS:-22}
-runs=${BENCH_RUNS:-3}
+runs=${BENCH_RUNS:-5}
 mkdir -p "$dir"
 [ -f build/liblm.a ] || make lm >/dev/null
 cc -O2 -std=gnu11 -pthread -o build/bench-model scripts/bench-model.c build/liblm.a \
@@ -41,7 +41,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 printf '%-8s %9s %12s %12s %10s' type size "pp512 t/s" "tg128 t/s" "peak RSS"
 [ -n "${LLAMA_BENCH:-}" ] && printf ' %14s %14s %8s %8s' "llama.cpp pp" "llama.cpp tg" "pp ratio" "tg ratio"
 printf '\n'
-# The best of $RUNS rounds, lm and llama-bench taking turns: a shared machine's memory bandwidth
+# The best of $runs rounds, lm and llama-bench taking turns: a shared machine's memory bandwidth
 # drifts by a third from minute to minute, and decoding speed follows it.
 max() { echo "$1 ${2:-0}" | awk '{ print ($1 > $2) ? $1 : $2 }'; }
 for q in Q8_0 Q4_K_M; do
