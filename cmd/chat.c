@@ -240,15 +240,21 @@ static int command(struct cmd_run *r, struct lm_chat *chat, char *line)
 }
 
 /* One turn: the user's message and the answer join the history; a failed or stopped answer
- * leaves the history as it was. */
+ * leaves the history as it was, less the old messages that no longer fit the context. */
 static void turn(struct cmd_run *r, struct lm_chat *chat, const struct lm_buf *msg)
 {
     struct lm_buf reply = LM_BUF_INIT(LM_CHAT_MAX_BYTES);
     struct lm_err err;
     size_t n = chat->n;
+    int dropped = 0;
     lm_err_clear(&err);
-    if (lm_chat_add(chat, "user", msg->data, msg->len, &err) < 0 ||
-        cmd_run_answer(r, chat, &reply, &err) < 0) {
+    bool ok = lm_chat_add(chat, "user", msg->data, msg->len, &err) == 0 &&
+              (dropped = cmd_run_fit_history(r, chat, &err)) >= 0;
+    if (ok) {
+        n -= (size_t)dropped;
+        ok = cmd_run_answer(r, chat, &reply, &err) == 0;
+    }
+    if (!ok) {
         fflush(stdout);
         lm_report(&err);
         lm_chat_truncate(chat, n);

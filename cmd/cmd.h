@@ -66,6 +66,10 @@ extern volatile sig_atomic_t cmd_run_cancel;
  * tokens, stop strings, num_predict, a full context or cmd_run_cancel. */
 int cmd_run_answer(struct cmd_run *r, const struct lm_chat *chat, struct lm_buf *reply,
                    struct lm_err *err);
+/* A conversation whose prompt no longer fits the context loses its oldest messages, as in
+ * ollama: the system prompt and the Modelfile's messages stay, the newest message always
+ * stays, and what is kept starts at a user message. Returns how many were dropped, or -1. */
+int cmd_run_fit_history(struct cmd_run *r, struct lm_chat *chat, struct lm_err *err);
 /* The Modelfile in force: the model's, with what /set changed. */
 const struct lm_modelfile *cmd_run_modelfile(const struct cmd_run *r);
 /* /set parameter NAME VALUE (it wins over the command line from then on), /set system TEXT

@@ -532,6 +532,58 @@ done:
     return ret;
 }
 
+/* Tokens of the prompt for messages [from, chat->n) of a conversation; -1 on error. */
+static int64_t prompt_tokens(const struct cmd_run *r, const struct lm_chat *chat, size_t from,
+                             struct lm_chat *tail, struct lm_err *err)
+{
+    struct lm_buf text = LM_BUF_INIT(LM_TOK_MAX_TEXT);
+    int32_t *ids = NULL;
+    size_t n_ids = 0;
+    int64_t ret = -1;
+    lm_chat_init(tail);
+    for (size_t i = from; i < chat->n; i++)
+        if (lm_chat_add(tail, chat->msgs[i].role, chat->msgs[i].content,
+                        strlen(chat->msgs[i].content), err) < 0)
+            goto out;
+    if (build_prompt(r, tail, &text, err) < 0 ||
+        lm_tokenize(r->tok, text.data ? text.data : "", text.len, true, !r->o.raw, &ids, &n_ids,
+                    err) < 0)
+        goto out;
+    ret = (int64_t)n_ids;
+out:
+    free(ids);
+    lm_buf_release(&text);
+    return ret;
+}
+
+int cmd_run_fit_history(struct cmd_run *r, struct lm_chat *chat, struct lm_err *err)
+{
+    size_t drop = 0;
+    for (;;) {
+        struct lm_chat tail;
+        int64_t n = prompt_tokens(r, chat, drop, &tail, err);
+        if (n < 0) {
+            lm_chat_release(&tail);
+            return -1;
+        }
+        if ((uint64_t)n < lm_ctx_n_ctx(r->c) || drop + 1 >= chat->n) {
+            if (drop > 0) {
+                lm_debugf(1, "run: %zu old message(s) left out, the prompt is %lld tokens", drop,
+                          (long long)n);
+                lm_chat_release(chat);
+                *chat = tail;
+            } else {
+                lm_chat_release(&tail);
+            }
+            return (int)drop;
+        }
+        lm_chat_release(&tail);
+        do
+            drop++;
+        while (drop + 1 < chat->n && strcmp(chat->msgs[drop].role, "user") != 0);
+    }
+}
+
 int cmd_run_answer(struct cmd_run *r, const struct lm_chat *chat, struct lm_buf *reply,
                    struct lm_err *err)
 {

@@ -243,6 +243,42 @@ static void test_chat_keys(void **state)
     free(t.screen);
 }
 
+/* A conversation longer than the context loses its oldest turns instead of refusing the next
+ * message: with 40 tokens of context and 8-token answers, the fourth question no longer fits
+ * after three turns, and its answer is the one `lm run` gives the kept turns. */
+static void test_chat_trim(void **state)
+{
+    (void)state;
+    char model[4096];
+    const char *bin = demo_model(model, sizeof(model));
+    char *argv[] = { (char *)bin, "run", "--ignore-eos", "--ctx", "40", "-n", "8",
+                     "--temperature", "0", "-t", "2", model, NULL };
+    struct tty t;
+    start(&t, argv);
+    size_t a = expect(&t, ">>> ");
+    static const char *const lines[] = { "Once upon a time\n", "Tom\n", "Lily\n", "The dog\n",
+                                         "Sam\n" };
+    converse(&t, lines, sizeof(lines) / sizeof(lines[0]));
+    type(&t, "/bye\n");
+    assert_int_equal(finish(&t), 0);
+    /* "The dog" still fits (its answer stops at the full context); "Sam" does not, and the
+     * first turn is left out: `lm run --ctx 40 -n 8` of "Tom. She loved to play with herLily
+     * and her friends. One day,The dog went to theSam" answers "'s house. He saw". */
+    assert_screen(&t, a, t.len,
+                  ">>> Once upon a time\n"
+                  ", there was a little girl\n\n"
+                  ">>> Tom\n"
+                  ". She loved to play with her\n\n"
+                  ">>> Lily\n"
+                  " and her friends. One day,\n\n"
+                  ">>> The dog\n"
+                  " went to the\n\n"
+                  ">>> Sam\n"
+                  "'s house. He saw\n\n"
+                  ">>> /bye\n");
+    free(t.screen);
+}
+
 static int kill_child(void **state)
 {
     (void)state;
@@ -259,6 +295,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_chat_session, kill_child),
         cmocka_unit_test_teardown(test_chat_keys, kill_child),
+        cmocka_unit_test_teardown(test_chat_trim, kill_child),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
