@@ -225,7 +225,6 @@ int cmd_import_bundle(int argc, char **argv)
             close(fd);
         return LM_EXIT_FAIL;
     }
-    lm_store_cleanup_on_signal();
     struct lm_progress prog = { .label = "import" };
     struct lm_bundle_result r;
     lm_store_set_progress(s, cmd_show_progress, &prog);

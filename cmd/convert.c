@@ -170,33 +170,15 @@ static int derived_name(const char *src, enum convert_outtype t, char *out, size
 
 /* ---- writing --------------------------------------------------------------------------------- */
 
-static char tmp_file[1100];   /* the in-flight output, unlinked if a signal ends us */
-
-static void on_signal(int sig)
-{
-    if (tmp_file[0])
-        unlink(tmp_file);
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
 static int write_file(struct convert *c, const char *out, struct lm_progress *p,
                       struct lm_err *err)
 {
-    struct lm_afile f;
+    struct lm_afile f;   /* its temp file is tracked: a signal removes it (cmd/lm.c) */
     if (lm_afile_open(&f, out, err))
         return -1;
-    snprintf(tmp_file, sizeof(tmp_file), "%s", f.tmp);
-    struct sigaction sa = { .sa_handler = on_signal }, old[3];
-    static const int sigs[3] = { SIGINT, SIGTERM, SIGHUP };
-    for (int i = 0; i < 3; i++)
-        sigaction(sigs[i], &sa, &old[i]);
     int rc = convert_write_fd(c, f.fd, out, p, err) || lm_afile_commit(&f, err) ? -1 : 0;
     if (rc)
         lm_afile_abort(&f);
-    tmp_file[0] = 0;
-    for (int i = 0; i < 3; i++)
-        sigaction(sigs[i], &old[i], NULL);
     return rc;
 }
 
@@ -311,7 +293,6 @@ int cmd_convert(int argc, char **argv)
         if (!store && !(store = lm_store_open(NULL, &err)))
             goto fail;
         lm_store_set_command(store, argc, argv);
-        lm_store_cleanup_on_signal();
     }
     struct lm_progress p;
     lm_progress_begin(&p, "converting", info->data_size);

@@ -502,7 +502,6 @@ int cmd_create(int argc, char **argv)
     if (!(s = lm_store_open(NULL, &err)))
         goto fail;
     lm_store_set_command(s, argc, argv);
-    lm_store_cleanup_on_signal();
     if (resolve_from(s, file, &mf, &b, &err) < 0 ||
         store_model(s, name, &mf, sha, &b, &err) < 0)
         goto fail;

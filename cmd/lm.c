@@ -159,6 +159,9 @@ int main(int argc, char **argv)
     static char progname[64];
     snprintf(progname, sizeof(progname), "lm");
     lm_progname = progname;
+    /* Ctrl-C (or SIGTERM, SIGHUP) in any command removes the temp files it was writing, in the
+     * store and beside output files, then ends lm as the signal would. */
+    lm_cleanup_on_signal();
     int rc = c->fn(n, sub);
     if (fflush(stdout) || ferror(stdout)) {   /* full disk, closed pipe */
         lm_errorf("write error on stdout: %s", strerror(errno));

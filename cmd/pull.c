@@ -363,7 +363,6 @@ int cmd_pull(int argc, char **argv)
         return LM_EXIT_FAIL;
     }
     lm_store_set_command(s, argc, argv);
-    lm_store_cleanup_on_signal();
     signal(SIGPIPE, SIG_IGN);
     u.tty = !lm_quiet && isatty(STDERR_FILENO);
     u.start = lm_now();

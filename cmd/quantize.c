@@ -391,7 +391,6 @@ int cmd_quantize(int argc, char **argv)
             goto out;
         }
         lm_store_set_command(store, argc, argv);
-        lm_store_cleanup_on_signal();
     }
     if (resolve_src(a.src, &store, &src, &err) != 0 || !(g = gguf_open(src.path, &err)) ||
         lm_quant_plan(g, a.src, &a.o, &plan, &err) != 0) {

@@ -173,7 +173,6 @@ int cmd_import(int argc, char **argv)
     struct lm_store *s = open_store(argc, argv);
     if (!s)
         return LM_EXIT_FAIL;
-    lm_store_cleanup_on_signal();
     struct lm_progress prog = { .label = "import" };
     lm_store_set_progress(s, cmd_show_progress, &prog);
     struct lm_import_result r;

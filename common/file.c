@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -103,8 +104,11 @@ int lm_read_file(const char *path, size_t max, struct lm_buf *out, struct lm_err
     return 0;
 }
 
+static void write_fault_point(void);
+
 int lm_write_all(int fd, const void *p, size_t n, const char *path, struct lm_err *err)
 {
+    write_fault_point();
     const char *c = p;
     while (n > 0) {
         ssize_t w = write(fd, c, n);
@@ -152,6 +156,74 @@ int lm_mkdirs(const char *dir, struct lm_err *err)
     return 0;
 }
 
+/* ---- temp files removed when a signal ends lm -------------------------------------------- */
+
+#define TRACK_SLOTS 32
+#define TRACK_PATH 1024
+static struct {
+    volatile sig_atomic_t used;
+    char path[TRACK_PATH];
+} tracked[TRACK_SLOTS];
+
+void lm_tmp_track(const char *path)
+{
+    for (int i = 0; i < TRACK_SLOTS; i++) {
+        if (!tracked[i].used) {
+            snprintf(tracked[i].path, sizeof(tracked[i].path), "%s", path);
+            tracked[i].used = 1;
+            return;
+        }
+    }
+    /* More writers than slots: a store temp file is left for `lm gc`, another one stays. */
+}
+
+void lm_tmp_untrack(const char *path)
+{
+    for (int i = 0; i < TRACK_SLOTS; i++) {
+        if (tracked[i].used && strcmp(tracked[i].path, path) == 0) {
+            tracked[i].used = 0;
+            return;
+        }
+    }
+}
+
+static void on_signal(int sig)
+{
+    for (int i = 0; i < TRACK_SLOTS; i++)
+        if (tracked[i].used)
+            unlink(tracked[i].path);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+void lm_cleanup_on_signal(void)
+{
+    static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_signal;
+        sigemptyset(&sa.sa_mask);
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
+
+/* LM_FAULT_SIGINT_AT=N raises SIGINT at the Nth lm_write_all, so tests can interrupt an output
+ * file halfway (a person pressing Ctrl-C) and check that nothing stays. */
+static void write_fault_point(void)
+{
+    static long at = -1, count;
+    if (at < 0) {
+        uint64_t v;
+        const char *e = getenv("LM_FAULT_SIGINT_AT");
+        at = e && lm_parse_u64(e, 1, 1000000000, &v) == 0 ? (long)v : 0;
+    }
+    if (at > 0 && ++count == at)
+        raise(SIGINT);
+}
+
+/* ---- atomic files ------------------------------------------------------------------------ */
+
 int lm_afile_open(struct lm_afile *f, const char *dst, struct lm_err *err)
 {
     f->fd = -1;
@@ -170,6 +242,7 @@ int lm_afile_open(struct lm_afile *f, const char *dst, struct lm_err *err)
     f->fd = mkostemp(f->tmp, O_CLOEXEC);
     if (f->fd < 0)
         return lm_err_errno(err, dst, "create temporary file");
+    lm_tmp_track(f->tmp);
     return 0;
 }
 
@@ -197,6 +270,7 @@ int lm_afile_commit(struct lm_afile *f, struct lm_err *err)
         lm_afile_abort(f);
         return -1;
     }
+    lm_tmp_untrack(f->tmp);
     f->tmp[0] = 0;
     return lm_fsync_dir(f->dst, err);
 }
@@ -206,8 +280,10 @@ void lm_afile_abort(struct lm_afile *f)
     if (f->fd >= 0)
         close(f->fd);
     f->fd = -1;
-    if (f->tmp[0])
+    if (f->tmp[0]) {
         unlink(f->tmp);
+        lm_tmp_untrack(f->tmp);
+    }
     f->tmp[0] = 0;
 }
 

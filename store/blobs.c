@@ -67,7 +67,7 @@ int store_tmp_create(struct lm_store *s, const char *suffix, char *path, size_t 
     int fd = mkostemps(path, (int)strlen(suffix), O_CLOEXEC);
     if (fd < 0)
         return lm_err_errno(err, s->tmp, "create a temporary file");
-    store_tmp_track(path);
+    lm_tmp_track(path);
     /* The lock says "a live writer owns this": gc and verify leave locked files alone. */
     flock(fd, LOCK_EX | LOCK_NB);
     return fd;
@@ -187,7 +187,7 @@ int store_blob_place(struct lm_store *s, int fd, const char *tmp, const char *la
     if (stat(dst, &st) == 0 && (uint64_t)st.st_size == size) {
         out->existed = true;
         unlink(tmp);
-        store_tmp_untrack(tmp);
+        lm_tmp_untrack(tmp);
         return 0;
     }
     if (!out->linked)
@@ -195,7 +195,7 @@ int store_blob_place(struct lm_store *s, int fd, const char *tmp, const char *la
     store_fault_point();
     if (rename(tmp, dst) < 0)
         return lm_err_errno(err, dst, "rename");
-    store_tmp_untrack(tmp);
+    lm_tmp_untrack(tmp);
     return sync_dir ? store_fsync_dir(s->blobs, err) : 0;
 }
 
@@ -229,7 +229,7 @@ void lm_blob_abort(struct lm_blob_writer *w)
         return;
     if (w->tmp[0]) {
         unlink(w->tmp);
-        store_tmp_untrack(w->tmp);
+        lm_tmp_untrack(w->tmp);
     }
     writer_free(w);
 }
@@ -281,7 +281,7 @@ static int add_linked(struct lm_store *s, const char *src, const char *mt, const
     store_fault_point();
     if (link(src, tmp) < 0) {
         int e = errno;
-        store_tmp_untrack(tmp);
+        lm_tmp_untrack(tmp);
         if (e == EXDEV || e == EPERM || e == EMLINK || e == EACCES || e == ENOTSUP)
             return 1;
         errno = e;
@@ -312,7 +312,7 @@ out:
         close(fd);
     if (tmp[0]) {
         unlink(tmp);
-        store_tmp_untrack(tmp);
+        lm_tmp_untrack(tmp);
     }
     return ret;
 }

@@ -311,7 +311,7 @@ static int publish(struct imp *m)
         /* Another writer may have put the same bytes there meanwhile: keep theirs. */
         if (stat(dst, &st) == 0 && (uint64_t)st.st_size == b->size) {
             unlink(b->tmp);
-            store_tmp_untrack(b->tmp);
+            lm_tmp_untrack(b->tmp);
             b->tmp[0] = 0;
             continue;
         }
@@ -319,7 +319,7 @@ static int publish(struct imp *m)
         store_fault_point();
         if (rename(b->tmp, dst) < 0)
             return lm_err_errno(m->err, dst, "rename");
-        store_tmp_untrack(b->tmp);
+        lm_tmp_untrack(b->tmp);
         b->tmp[0] = 0;
         b->renamed = any = true;
     }
@@ -336,7 +336,7 @@ static void undo(struct imp *m)
         b->fd = -1;
         if (b->tmp[0]) {
             unlink(b->tmp);
-            store_tmp_untrack(b->tmp);
+            lm_tmp_untrack(b->tmp);
             b->tmp[0] = 0;
         }
         if (b->renamed && lm_blob_path(m->s, b->digest, dst, sizeof(dst)) == 0)

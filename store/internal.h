@@ -56,12 +56,10 @@ void store_progress(struct lm_store *s, uint64_t n);
 /* snprintf that says whether it fit: -1 if the result was cut. */
 int store_pathf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* ---- fault injection and temp-file cleanup (fault.c) ------------------------------------- */
-/* A write, fsync, rename or commit step. LM_FAULT_AT=N kills the process at the Nth. */
+/* ---- fault injection (fault.c) ---------------------------------------------------------- */
+/* A write, fsync, rename or commit step. LM_FAULT_AT=N kills the process at the Nth. Temp
+ * files are tracked for signals with common's lm_tmp_track. */
 void store_fault_point(void);
-/* Temp files to unlink if a signal ends the process (lm_store_cleanup_on_signal). */
-void store_tmp_track(const char *path);
-void store_tmp_untrack(const char *path);
 
 /* ---- blobs (blobs.c) --------------------------------------------------------------------- */
 /* Create a fresh temp file in tmp/, flocked, tracked. fd -1 and err on failure. */

@@ -46,9 +46,6 @@ void lm_store_set_command(struct lm_store *s, int argc, char *const *argv);
  * or hashed so far, of total. fn NULL = none. */
 void lm_store_set_progress(struct lm_store *s, void (*fn)(void *ctx, uint64_t done, uint64_t total),
                            void *ctx);
-/* Unlink this process's in-flight temp files on SIGINT, SIGTERM and SIGHUP, then die by the
- * signal as before. For commands; the store never installs handlers by itself. */
-void lm_store_cleanup_on_signal(void);
 
 /* ---- names (shared/specs/ollama-registry.md §1, plus hf.co/ORG/REPO[:TAG]) ---------------- */
 
