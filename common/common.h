@@ -127,6 +127,14 @@ int lm_afile_commit(struct lm_afile *f, struct lm_err *err);
 void lm_afile_abort(struct lm_afile *f);
 int lm_write_file_atomic(const char *dst, const void *p, size_t n, struct lm_err *err);
 
+/* Test hooks: the Nth call raises sig, N from environment variable env (unset: never). */
+struct lm_fault {
+    const char *env;
+    int sig;
+    long at, count;     /* at: -1 until env is read */
+};
+void lm_fault_point(struct lm_fault *f);
+
 /* Temp files that a signal ending lm removes: lm_afile and the store's writers track theirs
  * (fixed slots, so the handler touches no heap). lm_cleanup_on_signal installs the handler for
  * SIGINT, SIGTERM and SIGHUP: it unlinks them and dies by the signal as before. For commands;

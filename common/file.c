@@ -208,18 +208,23 @@ void lm_cleanup_on_signal(void)
     }
 }
 
-/* LM_FAULT_SIGINT_AT=N raises SIGINT at the Nth lm_write_all, so tests can interrupt an output
- * file halfway (a person pressing Ctrl-C) and check that nothing stays. */
+void lm_fault_point(struct lm_fault *f)
+{
+    if (f->at < 0) {
+        uint64_t v;
+        const char *e = getenv(f->env);
+        f->at = e && lm_parse_u64(e, 1, 1000000000, &v) == 0 ? (long)v : 0;
+    }
+    if (f->at > 0 && ++f->count == f->at)
+        raise(f->sig);
+}
+
+/* LM_FAULT_SIGINT_AT=N: SIGINT at the Nth lm_write_all, so tests can interrupt an output file
+ * halfway (a person pressing Ctrl-C) and check that nothing stays. */
 static void write_fault_point(void)
 {
-    static long at = -1, count;
-    if (at < 0) {
-        uint64_t v;
-        const char *e = getenv("LM_FAULT_SIGINT_AT");
-        at = e && lm_parse_u64(e, 1, 1000000000, &v) == 0 ? (long)v : 0;
-    }
-    if (at > 0 && ++count == at)
-        raise(SIGINT);
+    static struct lm_fault f = { "LM_FAULT_SIGINT_AT", SIGINT, -1, 0 };
+    lm_fault_point(&f);
 }
 
 /* ---- atomic files ------------------------------------------------------------------------ */
