@@ -57,7 +57,7 @@ void lm_map_advise_huge(const struct lm_map *m)
      * races those touches). Pages already cached keep the folios they have. Only for a file
      * that fits in memory twice over; a larger one is paged as the passes go. */
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    bool fits = pages > 0 && page > 0 && m->len / 2 < (uint64_t)pages / 2 * (uint64_t)page;
+    bool fits = pages > 0 && page > 0 && m->len < (uint64_t)pages / 2 * (uint64_t)page;
 #ifdef MADV_POPULATE_READ
     if (fits && madvise((void *)m->data, (size_t)m->len, MADV_POPULATE_READ) == 0)
         return;
