@@ -15,34 +15,10 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/lm-bench-bundle.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
 export LM_HOME="$work/home"
 
-# A checkpoint of $shards safetensors files, one U8 tensor each. Half the shards are
-# pseudo-random bytes (AES-CTR of zeros: like quantized blocks, incompressible); the other half
-# put a zero byte before each random byte, which zstd shrinks by about half (a stand-in for f16/bf16
-# tensors, whose exponent bytes compress).
-per=$((gib * 1024 * 1024 * 1024 / shards))
+# The checkpoint (scripts/bench-checkpoint.sh: half of them compressible shards).
+. scripts/bench-checkpoint.sh
 src=$work/model
-mkdir -p "$src"
-echo '{"architectures": ["Bench"], "model_type": "bench"}' > "$src/config.json"
-map=
-i=1
-while [ $i -le "$shards" ]; do
-    f=$(printf 'model-%05d-of-%05d.safetensors' $i "$shards")
-    hdr=$(printf '{"w%d":{"dtype":"U8","shape":[%d],"data_offsets":[0,%d]}}' $i $per $per)
-    while [ $(( ${#hdr} % 8 )) -ne 0 ]; do hdr="$hdr "; done
-    { printf "$(printf '\\%03o' $(( ${#hdr} & 255 )) $(( (${#hdr} >> 8) & 255 )) 0 0 0 0 0 0)"
-      printf '%s' "$hdr"
-      if [ $((i % 2)) -eq 1 ]; then
-          head -c "$per" /dev/zero | openssl enc -aes-128-ctr -nosalt -pass pass:lm-bench$i 2>/dev/null
-      else
-          head -c $((per / 2)) /dev/zero | openssl enc -aes-128-ctr -nosalt -pass pass:lm-bench$i \
-              2>/dev/null | perl -e 'binmode STDIN; binmode STDOUT;
-                  while (read(STDIN, $b, 1 << 20)) { print pack("n*", unpack("C*", $b)) }'
-      fi
-    } > "$src/$f"
-    map="$map${map:+,}\"w$i\":\"$f\""
-    i=$((i + 1))
-done
-echo "{\"metadata\":{},\"weight_map\":{$map}}" > "$src/model.safetensors.index.json"
+bench_checkpoint "$src" "$gib" "$shards" mixed
 "$LM" import "$src" --as bench > /dev/null
 rm -rf "$src"
 blobs=$LM_HOME/blobs/sha256

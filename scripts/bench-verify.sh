@@ -12,26 +12,10 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/lm-bench-verify.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
 export LM_HOME="$work/home"
 
-# A checkpoint of $shards safetensors files, one U8 tensor each, pseudo-random bytes (AES-CTR
-# of zeros: fast, and nothing a hash could shortcut).
-per=$((gib * 1024 * 1024 * 1024 / shards))
+# The checkpoint (scripts/bench-checkpoint.sh: incompressible shards).
+. scripts/bench-checkpoint.sh
 src=$work/model
-mkdir -p "$src"
-echo '{"architectures": ["Bench"], "model_type": "bench"}' > "$src/config.json"
-map=
-i=1
-while [ $i -le "$shards" ]; do
-    f=$(printf 'model-%05d-of-%05d.safetensors' $i "$shards")
-    hdr=$(printf '{"w%d":{"dtype":"U8","shape":[%d],"data_offsets":[0,%d]}}' $i $per $per)
-    while [ $(( ${#hdr} % 8 )) -ne 0 ]; do hdr="$hdr "; done
-    { printf "$(printf '\\%03o' $(( ${#hdr} & 255 )) $(( (${#hdr} >> 8) & 255 )) 0 0 0 0 0 0)"
-      printf '%s' "$hdr"
-      head -c "$per" /dev/zero | openssl enc -aes-128-ctr -nosalt -pass pass:lm-bench 2>/dev/null
-    } > "$src/$f"
-    map="$map${map:+,}\"w$i\":\"$f\""
-    i=$((i + 1))
-done
-echo "{\"metadata\":{},\"weight_map\":{$map}}" > "$src/model.safetensors.index.json"
+bench_checkpoint "$src" "$gib" "$shards" random
 "$LM" import "$src" --as bench > /dev/null
 rm -rf "$src"   # only the store's copy stays in the page cache
 bytes=$(du -sb "$LM_HOME/blobs" | cut -f1)
