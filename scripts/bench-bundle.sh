@@ -15,8 +15,8 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/lm-bench-bundle.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
 export LM_HOME="$work/home"
 
-# The checkpoint (scripts/bench-checkpoint.sh: half of them compressible shards).
-. scripts/bench-checkpoint.sh
+# The checkpoint (scripts/lib-checkpoint.sh: half of them compressible shards).
+. scripts/lib-checkpoint.sh
 src=$work/model
 bench_checkpoint "$src" "$gib" "$shards" mixed
 "$LM" import "$src" --as bench > /dev/null

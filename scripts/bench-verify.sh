@@ -12,8 +12,8 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/lm-bench-verify.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
 export LM_HOME="$work/home"
 
-# The checkpoint (scripts/bench-checkpoint.sh: incompressible shards).
-. scripts/bench-checkpoint.sh
+# The checkpoint (scripts/lib-checkpoint.sh: incompressible shards).
+. scripts/lib-checkpoint.sh
 src=$work/model
 bench_checkpoint "$src" "$gib" "$shards" random
 "$LM" import "$src" --as bench > /dev/null

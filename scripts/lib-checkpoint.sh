@@ -1,5 +1,5 @@
-# bench-checkpoint.sh, sourced by bench-bundle.sh and bench-verify.sh: write a checkpoint of
-# SHARDS safetensors files holding GIB GiB, one U8 tensor each, into DIR.
+# lib-checkpoint.sh, sourced by bench-bundle.sh and bench-verify.sh (not a bench itself): write a
+# checkpoint of SHARDS safetensors files holding GIB GiB, one U8 tensor each, into DIR.
 #   bench_checkpoint DIR GIB SHARDS random   every shard pseudo-random bytes (AES-CTR of zeros:
 #                                            fast, incompressible, nothing a hash can shortcut)
 #   bench_checkpoint DIR GIB SHARDS mixed    odd shards random, even ones a zero byte before each
