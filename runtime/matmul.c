@@ -1,7 +1,9 @@
 /* matmul.c: weight-times-activations products on the thread pool.
  * The input rows are quantized once per activation type, then the threads take chunks of
  * weight rows from a shared counter and sweep every token over each chunk, so a chunk of
- * weights is read from memory once per call however many tokens there are. */
+ * weights is read from memory once per call however many tokens there are. Prompts go in tiles
+ * of RT_TILE rows x RT_TILE tokens (K-quant rows unpacked once into the thread's room first);
+ * decoding hands a thread's rows to one kernel call. */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
