@@ -234,23 +234,7 @@ static void attend_f16(const struct att_job *j, const float *q, uint32_t kvh, ui
     const uint16_t *vc = (const uint16_t *)(const void *)c->vc + layer_off + (size_t)kvh * hd;
     lm_f32_to_f16_row(q, q16, hd);
     memset(acc, 0, hd * sizeof(uint16_t));
-    float m = -INFINITY, s_sum = 0.0f;
-    if (j->k->attend_f16)
-        s_sum = j->k->attend_f16((int)hd, q16, kc, vc, c->kv_dim, n_kv, scale, acc);
-    for (uint32_t p = 0; !j->k->attend_f16 && p < n_kv; p++) {
-        float s = j->k->dot_f16((int)hd, kc + (size_t)p * c->kv_dim, q16) * scale;
-        float ms = 1.0f, vs = 1.0f;
-        if (s > m) {
-            float m_old = m;
-            m = s;
-            ms = expf(m_old - m);
-            j->k->scale_f16((int)hd, acc, ms);
-        } else {
-            vs = expf(s - m);
-        }
-        j->k->mad_f16((int)hd, acc, vc + (size_t)p * c->kv_dim, vs);
-        s_sum = s_sum * ms + vs;
-    }
+    float s_sum = j->k->attend_f16((int)hd, q16, kc, vc, c->kv_dim, n_kv, scale, acc);
     float inv = s_sum == 0.0f ? 0.0f : 1.0f / s_sum;
     for (uint32_t d = 0; d < hd; d++)
         out[d] = rt_f16(acc[d]) * inv;

@@ -446,6 +446,8 @@ static float dot_f16_f16(int n, const uint16_t *x, const uint16_t *y)
     return dot_f16(n, x, y);
 }
 
+RT_ATTEND_F16(attend_f16, dot_f16_f16, scale_f16, mad_f16)
+
 /* Bit casts for the exponent tricks of rt_expf_ggml. */
 union f32u {
     float f;
@@ -500,9 +502,7 @@ const struct rt_kernels rt_kernels_scalar = {
         [LM_TYPE_Q8_0] = quant_q8_0, [LM_TYPE_Q8_1] = quant_q8_1, [LM_TYPE_Q8_K] = quant_q8_K,
     },
     .mad_f32 = mad_f32,
-    .mad_f16 = mad_f16,
-    .scale_f16 = scale_f16,
-    .dot_f16 = dot_f16_f16,
+    .attend_f16 = attend_f16,
     .swiglu = swiglu,
 };
 
@@ -568,9 +568,6 @@ static void merge(struct rt_kernels *out, const struct rt_kernels *base,
     }
 #define TAKE(f) if (fast->f) out->f = fast->f
     TAKE(mad_f32);
-    TAKE(mad_f16);
-    TAKE(scale_f16);
-    TAKE(dot_f16);
     TAKE(attend_f16);
     TAKE(swiglu);
 #undef TAKE

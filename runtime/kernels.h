@@ -6,6 +6,7 @@
 #define LM_RUNTIME_KERNELS_H
 
 #include <assert.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,21 +55,41 @@ struct rt_kernels {
     rt_gemm_fn gemm[LM_TYPE_COUNT];     /* by weight type, full tiles; NULL: dotn per row */
     rt_unpack_fn unpack[LM_TYPE_COUNT]; /* NULL: gemm reads the weights as they are */
     rt_quant_fn quant[LM_TYPE_COUNT];   /* by activation type: F32 (copy), F16, BF16, Q8_0, Q8_1, Q8_K */
-    /* Attention helpers. y += x*v with y in f16 rounds y to f16 each call, as ggml's flash
-     * attention accumulates V in f16 when the cache is f16. */
+    /* Attention over an f32 cache: y += x*v. */
     void (*mad_f32)(int n, float *y, const float *x, float v);
-    void (*mad_f16)(int n, uint16_t *y, const uint16_t *x, float v);
-    void (*scale_f16)(int n, uint16_t *y, float v);
-    float (*dot_f16)(int n, const uint16_t *x, const uint16_t *y);
     /* One query (q, f16) over n_kv cached f16 K and V rows `stride` elements apart: ggml's
-     * flash-attention recurrence (online softmax, V summed into acc in f16) with the steps of
-     * dot_f16, scale_f16 and mad_f16, fused so the loop over positions makes no calls. Returns
-     * the softmax denominator; acc must start at zero. NULL: forward.c runs the steps itself. */
+     * flash-attention recurrence (online softmax, V summed into acc in f16, rounded to f16 at
+     * every step). Returns the softmax denominator; acc must start at zero. */
     float (*attend_f16)(int hd, const uint16_t *q, const uint16_t *k, const uint16_t *v,
                         size_t stride, uint32_t n_kv, float scale, uint16_t *acc);
     /* One row: out[i] = silu(g[i]) * u[i] (ggml's vector expf restarts at each row). */
     void (*swiglu)(int n, float *out, const float *g, const float *u);
 };
+
+/* The attend_f16 of a kernel file, from its own steps (inlined: no calls per position):
+ * DOT(n, k, q) the f16 dot, SCALE(n, acc, v) acc *= v and MAD(n, acc, v_row, w) acc += v_row*w,
+ * each rounding acc to f16 as ggml_vec_scale_f16 and ggml_vec_mad_f16 do. */
+#define RT_ATTEND_F16(NAME, DOT, SCALE, MAD)                                                      \
+    static float NAME(int hd, const uint16_t *q, const uint16_t *k, const uint16_t *v,          \
+                      size_t stride, uint32_t n_kv, float scale, uint16_t *acc)                 \
+    {                                                                                           \
+        float m = -INFINITY, s_sum = 0.0f;                                                      \
+        for (uint32_t p = 0; p < n_kv; p++) {                                                   \
+            float s = DOT(hd, k + p * stride, q) * scale;                                       \
+            float ms = 1.0f, vs = 1.0f;                                                         \
+            if (s > m) {                                                                        \
+                float m_old = m;                                                                \
+                m = s;                                                                          \
+                ms = expf(m_old - m);                                                           \
+                SCALE(hd, acc, ms);                                                             \
+            } else {                                                                            \
+                vs = expf(s - m);                                                               \
+            }                                                                                   \
+            MAD(hd, acc, v + p * stride, vs);                                                   \
+            s_sum = s_sum * ms + vs;                                                            \
+        }                                                                                       \
+        return s_sum;                                                                           \
+    }
 
 /* Facts about a weight type for matmul: its activation type and block size; NULL if the
  * runtime has no kernel for it. */

@@ -274,26 +274,7 @@ static inline __attribute__((always_inline)) void scale_f16(int n, uint16_t *y, 
         y[i] = lm_f32_to_f16(f16(y[i]) * v);
 }
 
-static float attend_f16(int hd, const uint16_t *q, const uint16_t *k, const uint16_t *v,
-                        size_t stride, uint32_t n_kv, float scale, uint16_t *acc)
-{
-    float m = -INFINITY, s_sum = 0.0f;
-    for (uint32_t p = 0; p < n_kv; p++) {
-        float s = dot_f16_f16(hd, k + p * stride, q) * scale;
-        float ms = 1.0f, vs = 1.0f;
-        if (s > m) {
-            float m_old = m;
-            m = s;
-            ms = expf(m_old - m);
-            scale_f16(hd, acc, ms);
-        } else {
-            vs = expf(s - m);
-        }
-        mad_f16(hd, acc, v + p * stride, vs);
-        s_sum = s_sum * ms + vs;
-    }
-    return s_sum;
-}
+RT_ATTEND_F16(attend_f16, dot_f16_f16, scale_f16, mad_f16)
 
 /* ggml_v_expf, AVX2 form (ARM optimized-routines polynomial). */
 static inline __m256 v_expf(__m256 x)
@@ -372,9 +353,6 @@ const struct rt_kernels rt_kernels_avx2 = {
         [LM_TYPE_Q8_K] = quant_q8_K,
     },
     .mad_f32 = mad_f32,
-    .mad_f16 = mad_f16,
-    .scale_f16 = scale_f16,
-    .dot_f16 = dot_f16_f16,
     .attend_f16 = attend_f16,
     .swiglu = swiglu,
 };

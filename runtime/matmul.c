@@ -14,7 +14,6 @@
 
 #define BLOCK_ROWS 8        /* rows that sweep all tokens together (their weights stay in L1) */
 #define CHUNKS_PER_THREAD 4  /* contiguous row ranges per thread, for balance when one is slow */
-#define TOKENS_PER_DOT RT_TILE   /* activation rows per weight-row unpack */
 #define MAX_GROUP 3
 
 struct mm_job {
@@ -62,11 +61,11 @@ static void quantize_task(void *arg, int ith, int nth)
     }
 }
 
-/* One weight row against nt (at most TOKENS_PER_DOT) activation rows. */
+/* One weight row against nt (at most RT_TILE) activation rows. */
 static void row_tokens(const struct rt_kernels *k, uint32_t type, int cols, const uint8_t *w,
                        const uint8_t *a, size_t stride, int nt, float *y, size_t y_stride)
 {
-    float out[TOKENS_PER_DOT];
+    float out[RT_TILE];
     if (k->dotn[type] && nt > 1) {
         k->dotn[type](cols, w, a, stride, nt, out);
     } else {
@@ -94,15 +93,11 @@ static void rows_tokens(const struct rt_kernels *k, uint32_t type, int cols, con
             k->unpack[type](cols, w + r * row_bytes, room + (r - r0) * g_stride);
         gw = room;
     }
-    for (uint32_t t = 0; t < nb; t += TOKENS_PER_DOT) {
+    for (uint32_t t = 0; t < nb; t += RT_TILE) {
         const uint8_t *at = a + t * stride;
         float *yt = y + (size_t)t * y_stride;
-        int nt = nb - t < TOKENS_PER_DOT ? (int)(nb - t) : TOKENS_PER_DOT;
+        int nt = nb - t < RT_TILE ? (int)(nb - t) : RT_TILE;
         uint32_t r = r0;
-        if (nt == 1 && k->dotr[type]) {
-            k->dotr[type](cols, w + r0 * row_bytes, row_bytes, (int)(r1 - r0), at, yt + r0);
-            r = r1;
-        }
         if (nt == RT_TILE) {
             for (; r < tiled; r += RT_TILE)
                 gemm(cols, gw + (r - r0) * g_stride, g_stride, at, stride, yt + r, y_stride);
@@ -112,16 +107,28 @@ static void rows_tokens(const struct rt_kernels *k, uint32_t type, int cols, con
     }
 }
 
-/* Rows [r0, r1) of weight wi against every token, BLOCK_ROWS rows at a time. */
+/* Rows [r0, r1) of a weight against nb activation rows: one token goes through the kernel's
+ * row loop in one call where it has one; more go BLOCK_ROWS rows at a time. */
+static void block_rows(const struct rt_kernels *k, uint32_t type, int cols, const uint8_t *w,
+                       size_t row_bytes, uint32_t r0, uint32_t r1, const uint8_t *a,
+                       size_t stride, uint32_t nb, float *y, size_t y_stride, uint8_t *room)
+{
+    if (nb == 1 && k->dotr[type]) {
+        k->dotr[type](cols, w + r0 * row_bytes, row_bytes, (int)(r1 - r0), a, y + r0);
+        return;
+    }
+    for (uint32_t b0 = r0; b0 < r1; b0 += BLOCK_ROWS) {
+        uint32_t b1 = b0 + BLOCK_ROWS < r1 ? b0 + BLOCK_ROWS : r1;
+        rows_tokens(k, type, cols, w, row_bytes, b0, b1, a, stride, nb, y, y_stride, room);
+    }
+}
+
+/* Rows [r0, r1) of weight wi against every token. */
 static void dot_rows(const struct mm_job *j, int wi, uint32_t r0, uint32_t r1, uint8_t *room)
 {
     const struct gguf_tensor *w = j->w[wi];
-    size_t row_bytes = (size_t)(w->nbytes / w->ne[1]);
-    for (uint32_t b0 = r0; b0 < r1; b0 += BLOCK_ROWS) {
-        uint32_t b1 = b0 + BLOCK_ROWS < r1 ? b0 + BLOCK_ROWS : r1;
-        rows_tokens(j->k, w->type, (int)j->cols, w->data, row_bytes, b0, b1, j->act[wi],
-                    j->act_stride[wi], j->nb, j->y[wi], (size_t)w->ne[1], room);
-    }
+    block_rows(j->k, w->type, (int)j->cols, w->data, (size_t)(w->nbytes / w->ne[1]), r0, r1,
+               j->act[wi], j->act_stride[wi], j->nb, j->y[wi], (size_t)w->ne[1], room);
 }
 
 static void dot_task(void *arg, int ith, int nth)
@@ -217,11 +224,8 @@ int lm_matmul(int level, uint32_t wtype, const void *w, size_t rows, size_t cols
     }
     for (size_t t = 0; t < n_tok; t++)
         k->quant[wt->act](x + t * cols, a + t * stride, (int)cols);
-    for (size_t b0 = 0; b0 < rows; b0 += BLOCK_ROWS) {
-        size_t b1 = b0 + BLOCK_ROWS < rows ? b0 + BLOCK_ROWS : rows;
-        rows_tokens(k, wtype, (int)cols, w, row_bytes, (uint32_t)b0, (uint32_t)b1, a, stride,
-                    (uint32_t)n_tok, y, rows, room);
-    }
+    block_rows(k, wtype, (int)cols, w, row_bytes, 0, (uint32_t)rows, a, stride, (uint32_t)n_tok,
+               y, rows, room);
     free(room_buf);
     free(a);
     return 0;

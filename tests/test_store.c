@@ -5,7 +5,6 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,20 +47,6 @@ static int teardown(void **state)
     free(f->dir);
     free(f);
     return 0;
-}
-
-static size_t count_dir(const char *home, const char *sub)
-{
-    char path[1024];
-    size_t n = 0;
-    snprintf(path, sizeof(path), "%s/%s", home, sub);
-    DIR *d = opendir(path);
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        n += e->d_name[0] != '.';
-    if (d)
-        closedir(d);
-    return n;
 }
 
 static void write_file(const char *path, const void *p, size_t n)
@@ -186,7 +171,7 @@ static void test_blob_writer(void **state)
     char path[1024];
     struct lm_blob_writer *w = lm_blob_begin(f->s, LM_MT_TEXT, LM_SIZE_ANY, "hello.txt", &err);
     assert_non_null(w);
-    assert_int_equal(count_dir(f->home, "tmp"), 1);
+    assert_int_equal(count_entries(f->home, "tmp"), 1);
     assert_int_equal(lm_blob_write(w, "hel", 3, &err), 0);
     assert_int_equal(lm_blob_write(w, "lo\n", 3, &err), 0);
     assert_int_equal(lm_blob_commit(w, NULL, &b, &err), 0);
@@ -197,7 +182,7 @@ static void test_blob_writer(void **state)
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0444);
-    assert_int_equal(count_dir(f->home, "tmp"), 0);
+    assert_int_equal(count_entries(f->home, "tmp"), 0);
 
     /* the same bytes again: nothing is rewritten */
     ino_t ino = st.st_ino;
@@ -215,8 +200,8 @@ static void test_blob_writer(void **state)
     assert_int_equal(err.code, LM_EDIGEST);
     assert_string_equal(err.path, "wrong.txt");
     assert_non_null(strstr(err.msg, "sha256 mismatch: expected " HELLO ", got "));
-    assert_int_equal(count_dir(f->home, "blobs/sha256"), 1);
-    assert_int_equal(count_dir(f->home, "tmp"), 0);
+    assert_int_equal(count_entries(f->home, "blobs/sha256"), 1);
+    assert_int_equal(count_entries(f->home, "tmp"), 0);
 
     /* more bytes than announced fail at once; fewer at commit */
     w = lm_blob_begin(f->s, LM_MT_TEXT, 4, "long.txt", &err);
@@ -229,14 +214,14 @@ static void test_blob_writer(void **state)
     assert_int_equal(lm_blob_write(w, "abc", 3, &err), 0);
     assert_int_equal(lm_blob_commit(w, NULL, &b, &err), -1);
     assert_string_equal(err.msg, "got 3 bytes, expected 4");
-    assert_int_equal(count_dir(f->home, "tmp"), 0);
+    assert_int_equal(count_entries(f->home, "tmp"), 0);
 
     /* bytes written through the fd are hashed from disk */
     w = lm_blob_begin(f->s, LM_MT_JSON, LM_SIZE_ANY, "fd.json", &err);
     assert_int_equal(write(lm_blob_fd(w), "{}\n", 3), 3);
     assert_int_equal(lm_blob_commit(w, EMPTY_OBJ, &b, &err), 0);
     assert_int_equal(b.size, 3);
-    assert_int_equal(count_dir(f->home, "blobs/sha256"), 2);
+    assert_int_equal(count_entries(f->home, "blobs/sha256"), 2);
 }
 
 static void test_admission(void **state)
@@ -269,8 +254,8 @@ static void test_admission(void **state)
     assert_null(lm_blob_begin(f->s, "application/x-python", LM_SIZE_ANY, "x.py", &err));
     assert_string_equal(err.msg, "refused: media type 'application/x-python' is not one the "
                                  "store takes");
-    assert_int_equal(count_dir(f->home, "blobs/sha256"), 0);
-    assert_int_equal(count_dir(f->home, "tmp"), 0);
+    assert_int_equal(count_entries(f->home, "blobs/sha256"), 0);
+    assert_int_equal(count_entries(f->home, "tmp"), 0);
 }
 
 static void test_add_file(void **state)
@@ -297,7 +282,7 @@ static void test_add_file(void **state)
     assert_int_equal(lm_blob_add_file(f->s, "/nonexistent/x.txt", LM_MT_TEXT, 0, NULL, &b, &err),
                      -1);
     assert_int_equal(err.code, LM_EIO);
-    assert_int_equal(count_dir(f->home, "tmp"), 0);
+    assert_int_equal(count_entries(f->home, "tmp"), 0);
 }
 
 /* ---- models ------------------------------------------------------------------------------ */
@@ -463,7 +448,7 @@ static void test_copy_remove_gc(void **state)
     assert_int_equal(freed, 0);
     assert_int_equal(lm_store_remove(f->s, "two", &freed, &err), 0);
     assert_int_equal(freed, 9);
-    assert_int_equal(count_dir(f->home, "blobs/sha256"), 0);
+    assert_int_equal(count_entries(f->home, "blobs/sha256"), 0);
     assert_int_equal(lm_store_remove(f->s, "two", &freed, &err), -1);
     assert_int_equal(err.code, LM_ENOTFOUND);
     assert_int_equal(lm_store_copy(f->s, "two", "three", &err), -1);

@@ -5,7 +5,6 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,22 +171,8 @@ void pullfix_check_model(struct pullfix *f, const char *name, const char *sub,
     run_result_free(&r);
 }
 
-static size_t count(const char *home, const char *sub)
-{
-    char p[1024];
-    size_t n = 0;
-    snprintf(p, sizeof(p), "%s/%s", home, sub);
-    DIR *d = opendir(p);
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        n += e->d_name[0] != '.';
-    if (d)
-        closedir(d);
-    return n;
-}
-
-size_t pullfix_blobs(struct pullfix *f) { return count(f->home, "blobs/sha256"); }
-size_t pullfix_temps(struct pullfix *f) { return count(f->home, "tmp"); }
+size_t pullfix_blobs(struct pullfix *f) { return count_entries(f->home, "blobs/sha256"); }
+size_t pullfix_temps(struct pullfix *f) { return count_entries(f->home, "tmp"); }
 
 uint8_t *pullfix_safetensors(size_t n, uint32_t seed, size_t *len)
 {

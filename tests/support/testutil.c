@@ -1,5 +1,6 @@
 /* testutil.c: spawn lm with captured output and rusage; fixture paths; temp dirs. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -110,4 +111,18 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 void rm_rf(const char *path)
 {
     nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+size_t count_entries(const char *home, const char *sub)
+{
+    char path[1024];
+    size_t n = 0;
+    snprintf(path, sizeof(path), "%s/%s", home, sub);
+    DIR *d = opendir(path);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        n += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return n;
 }

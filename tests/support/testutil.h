@@ -23,5 +23,7 @@ const char *lm_models(void);
 /* A fresh temporary directory under $TMPDIR (removed by rm_rf). */
 char *make_tmpdir(void);
 void rm_rf(const char *path);
+/* Entries of home/sub whose names do not start with '.' (0 if it cannot be read). */
+size_t count_entries(const char *home, const char *sub);
 
 #endif
